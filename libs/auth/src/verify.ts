@@ -1,0 +1,76 @@
+import type { RequestHandler, Request } from 'express';
+import jwt from 'jsonwebtoken';
+import { parse as parseCookies } from 'cookie';
+import { ServiceUnavailableError, UnauthenticatedError } from '@imm/web';
+import { type AccessClaims, type Principal, TOKEN_ALGORITHM } from './claims';
+import type { KeySource } from './jwks';
+
+/**
+ * The token of a request: `Authorization: Bearer <token>`, or the bare token (the Django service
+ * accepted that), or else the `access` cookie that sign-in sets.
+ */
+export function tokenFromRequest(req: Request): string | undefined {
+  const header = req.get('authorization')?.trim();
+  if (header) {
+    const [first, second] = header.split(/\s+/);
+    if (second !== undefined) return /^(bearer|jwt)$/i.test(first ?? '') ? second : undefined;
+    return first;
+  }
+  const cookie = req.get('cookie');
+  return cookie ? parseCookies(cookie).access : undefined;
+}
+
+export interface TokenVerifier {
+  /** Resolves to the caller, or throws a 401 UnauthenticatedError. */
+  verifyAccess(token: string): Promise<Principal>;
+}
+
+export function createTokenVerifier(keys: KeySource): TokenVerifier {
+  return {
+    async verifyAccess(token) {
+      const decoded = jwt.decode(token, { complete: true });
+      if (!decoded || typeof decoded.payload === 'string') throw new UnauthenticatedError('token_invalid');
+      // The algorithm is pinned: `none`, HS256 made with the public key, or any other is refused.
+      if (decoded.header.alg !== TOKEN_ALGORITHM || typeof decoded.header.kid !== 'string') {
+        throw new UnauthenticatedError('token_invalid');
+      }
+      let key: Awaited<ReturnType<KeySource['getKey']>>;
+      try {
+        key = await keys.getKey(decoded.header.kid);
+      } catch {
+        throw new ServiceUnavailableError(503, 'service_unavailable');
+      }
+      if (!key) throw new UnauthenticatedError('token_invalid');
+      let claims: AccessClaims;
+      try {
+        claims = jwt.verify(token, key, { algorithms: [TOKEN_ALGORITHM] }) as AccessClaims;
+      } catch (error) {
+        throw new UnauthenticatedError(error instanceof jwt.TokenExpiredError ? 'token_expired' : 'token_invalid');
+      }
+      if (claims.token_type !== 'access') throw new UnauthenticatedError('token_not_access');
+      if (!Number.isSafeInteger(claims.user_id)) throw new UnauthenticatedError('token_invalid');
+      return {
+        id: claims.user_id,
+        username: String(claims.username ?? ''),
+        isStaff: claims.is_staff === true,
+        isSuperuser: claims.is_superuser === true,
+      };
+    },
+  };
+}
+
+/** Express middleware: a valid access token or a 401. Sets `req.user`. */
+export function requireUser(verifier: TokenVerifier): RequestHandler {
+  return async (req, _res, next) => {
+    const token = tokenFromRequest(req);
+    if (!token) throw new UnauthenticatedError();
+    req.user = await verifier.verifyAccess(token);
+    next();
+  };
+}
+
+/** The caller of a route behind `requireUser`. */
+export function callerOf(req: Request): Principal {
+  if (!req.user) throw new UnauthenticatedError();
+  return req.user;
+}

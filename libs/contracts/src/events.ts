@@ -1,0 +1,105 @@
+import { z } from 'zod';
+
+/**
+ * The events services publish on NATS JetStream. Each event travels in the same envelope; its
+ * subject is `<BUS_PREFIX>.<type>` and its JetStream message id is the envelope's `id`, which is
+ * also what consumers de-duplicate on.
+ */
+export const eventEnvelopeSchema = z.object({
+  id: z.uuid(),
+  type: z.string(),
+  occurred_at: z.iso.datetime(),
+  request_id: z.string().optional(),
+  data: z.unknown(),
+});
+export type EventEnvelope<T = unknown> = Omit<z.infer<typeof eventEnvelopeSchema>, 'data'> & { data: T };
+
+export const machineStatusSchema = z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4), z.literal(5)]);
+export const commandSchema = z.enum(['START', 'STOP']);
+export const operationResultSchema = z.union([
+  z.literal(1),
+  z.literal(2),
+  z.literal(3),
+  z.literal(4),
+  z.literal(5),
+  z.literal(7),
+]);
+
+export const userRegisteredSchema = z.object({
+  user_id: z.number().int(),
+  username: z.string(),
+  email: z.string(),
+  is_superuser: z.boolean(),
+});
+
+export const machineSnapshotSchema = z.object({
+  id: z.number().int(),
+  name: z.string(),
+  location: z.string(),
+  status: machineStatusSchema,
+  owner_id: z.number().int(),
+  endpoint: z.string().nullable(),
+  created_at: z.iso.datetime(),
+  updated_at: z.iso.datetime(),
+});
+
+export const machineChangedSchema = z.object({ machine: machineSnapshotSchema });
+export const machineDeletedSchema = z.object({ machine_id: z.number().int(), owner_id: z.number().int() });
+export const machineStatusChangedSchema = z.object({
+  machine_id: z.number().int(),
+  old_status: machineStatusSchema,
+  new_status: machineStatusSchema,
+  /** What caused the change: `api` for a user's update, `operation` for a command's result. */
+  cause: z.enum(['api', 'operation']),
+  operation_id: z.number().int().nullable(),
+});
+
+export const operationRequestedSchema = z.object({
+  operation_id: z.number().int(),
+  machine_id: z.number().int(),
+  machine_owner_id: z.number().int(),
+  command: commandSchema,
+  worker: z.number().int(),
+  request_datetime: z.iso.datetime(),
+});
+
+export const operationCompletedSchema = operationRequestedSchema.extend({
+  result: operationResultSchema,
+  message: z.string().nullable(),
+  finished_at: z.iso.datetime(),
+});
+
+/** Every event type, its payload schema, and the stream it lives in. */
+export const events = {
+  'auth.user.registered': userRegisteredSchema,
+  'machines.machine.created': machineChangedSchema,
+  'machines.machine.updated': machineChangedSchema,
+  'machines.machine.deleted': machineDeletedSchema,
+  'machines.machine.status_changed': machineStatusChangedSchema,
+  'operations.operation.requested': operationRequestedSchema,
+  'operations.operation.completed': operationCompletedSchema,
+} as const;
+
+export type EventType = keyof typeof events;
+export type EventData<T extends EventType> = z.infer<(typeof events)[T]>;
+
+/** One stream per publishing service; its subjects are `<prefix>.<service>.>`. */
+export const streams = ['auth', 'machines', 'operations'] as const;
+export type StreamName = (typeof streams)[number];
+
+export function streamOf(type: EventType): StreamName {
+  return type.split('.')[0] as StreamName;
+}
+
+export const MachineStatus = { POWEROFF: 1, READY: 2, PAUSE: 3, RUNNING: 4, ERROR: 5 } as const;
+export type MachineStatusValue = (typeof MachineStatus)[keyof typeof MachineStatus];
+
+export const OperationResult = {
+  SUCCESS: 1,
+  REMOTEFAILED: 2,
+  INTERNALFAILED: 3,
+  PENDING: 4,
+  PERMISSIONDENIED: 5,
+  INVALIDCOMMAND: 7,
+} as const;
+export type OperationResultValue = (typeof OperationResult)[keyof typeof OperationResult];

@@ -1,0 +1,29 @@
+import { z } from 'zod';
+import { machineStatusSchema } from './events';
+
+/**
+ * NATS request/reply contracts, for answers needed at once. Subject: `<BUS_PREFIX>.<name>`.
+ * `machines.machine.get` answers with the machine's current owner, status and endpoint, so the
+ * operations service never reads the machines schema and never acts on a stale copy.
+ */
+export const machineGetRequestSchema = z.object({ machine_id: z.number().int() });
+export const machineGetReplySchema = z.discriminatedUnion('found', [
+  z.object({
+    found: z.literal(true),
+    machine: z.object({
+      id: z.number().int(),
+      owner_id: z.number().int(),
+      status: machineStatusSchema,
+      endpoint: z.string().nullable(),
+    }),
+  }),
+  z.object({ found: z.literal(false) }),
+]);
+
+export const requests = {
+  'machines.machine.get': { request: machineGetRequestSchema, reply: machineGetReplySchema },
+} as const;
+
+export type RequestName = keyof typeof requests;
+export type RequestOf<N extends RequestName> = z.infer<(typeof requests)[N]['request']>;
+export type ReplyOf<N extends RequestName> = z.infer<(typeof requests)[N]['reply']>;

@@ -1,0 +1,64 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
+import pino, { type Logger } from 'pino';
+
+export type { Logger } from 'pino';
+
+/** The header that carries a request id from the client, through the gateway, to every service. */
+export const REQUEST_ID_HEADER = 'x-request-id';
+
+interface RequestContext {
+  requestId: string;
+}
+
+const context = new AsyncLocalStorage<RequestContext>();
+
+/** Runs `fn` with a request id that every log line written inside it carries. */
+export function runWithRequestId<T>(requestId: string, fn: () => T): T {
+  return context.run({ requestId }, fn);
+}
+
+export function currentRequestId(): string | undefined {
+  return context.getStore()?.requestId;
+}
+
+/** A client's request id is kept only when it is short and printable, so it cannot forge log lines. */
+export function acceptRequestId(candidate: unknown): string {
+  if (typeof candidate === 'string' && /^[\w.:/+=-]{1,128}$/.test(candidate)) return candidate;
+  return randomUUID();
+}
+
+/**
+ * JSON lines on stdout. Passwords, tokens and authorization headers are redacted wherever they
+ * appear, so no code path can log them by accident.
+ */
+export function createLogger(name: string, level = process.env.LOG_LEVEL ?? 'info'): Logger {
+  return pino({
+    name,
+    level,
+    base: { service: name },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    mixin() {
+      const requestId = currentRequestId();
+      return requestId ? { requestId } : {};
+    },
+    redact: {
+      paths: [
+        'password',
+        '*.password',
+        '*.*.password',
+        'token',
+        '*.token',
+        'access',
+        'refresh',
+        '*.access',
+        '*.refresh',
+        'req.headers.authorization',
+        'req.headers.cookie',
+        'res.headers["set-cookie"]',
+        'headers.authorization',
+      ],
+      censor: '[redacted]',
+    },
+  });
+}
