@@ -15,6 +15,8 @@ export const machineGetReplySchema = z.discriminatedUnion('found', [
       owner_id: z.number().int(),
       status: machineStatusSchema,
       endpoint: z.string().nullable(),
+      /** The newest operation whose result this status reflects; lets the caller spot a newer one. */
+      last_operation_id: z.number().int().nullable(),
     }),
   }),
   z.object({ found: z.literal(false) }),
