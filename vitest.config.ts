@@ -8,6 +8,7 @@ export default defineConfig({
     // Two cores: more parallel files than that only makes the process-spawning tests slower.
     maxWorkers: 2,
     minWorkers: 1,
+    reporters: ['default', './scripts/summary-reporter.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
   },

@@ -1,0 +1,85 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { dropTestDatabase, testInfrastructure } from './infrastructure';
+import { freePort, waitFor } from './wait-for';
+
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+
+export interface RunningSystem {
+  /** The gateway's base URL, e.g. http://127.0.0.1:41234 */
+  url: string;
+  /** The environment every process was started with. */
+  env: Record<string, string>;
+  /** The combined, name-prefixed output of all processes so far. */
+  output(): string;
+  /** Stops every process as Ctrl-C would, and drops the run's database unless told to keep it. */
+  stop(options?: { keepDatabase?: boolean }): Promise<void>;
+}
+
+/**
+ * Starts the whole system exactly as `npm start` does (scripts/start.ts), on free ports and with
+ * this run's own database, stream prefix and Redis prefix, and waits until the gateway is ready.
+ */
+export async function startSystem(overrides: Record<string, string> = {}): Promise<RunningSystem> {
+  const ports = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+  const [gateway, auth, machines, operations, worker] = ports.map(String) as [string, string, string, string, string];
+  const env: Record<string, string> = {
+    ...testInfrastructure('e2e'),
+    GATEWAY_PORT: gateway,
+    AUTH_PORT: auth,
+    MACHINES_PORT: machines,
+    OPERATIONS_PORT: operations,
+    WORKER_PORT: worker,
+    LOG_LEVEL: 'info',
+    BCRYPT_ROUNDS: '10',
+    ...overrides,
+  };
+  let output = '';
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    detached: true, // its own process group, so stop() reaches every child
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const append = (chunk: Buffer) => {
+    output += chunk.toString();
+    if (output.length > 2_000_000) output = output.slice(-1_000_000);
+  };
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let running = true;
+  void exited.then(() => {
+    running = false;
+  });
+
+  const url = `http://127.0.0.1:${gateway}`;
+  const stop = async (options: { keepDatabase?: boolean } = {}) => {
+    if (running && child.pid) {
+      process.kill(-child.pid, 'SIGTERM');
+      const timer = setTimeout(() => child.pid && process.kill(-child.pid, 'SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    if (!options.keepDatabase && env.DATABASE_URL) await dropTestDatabase(env.DATABASE_URL).catch(() => {});
+  };
+
+  try {
+    await Promise.race([
+      waitFor(
+        async () => {
+          const response = await fetch(`${url}/readyz`).catch(() => undefined);
+          return response?.status === 200;
+        },
+        { timeoutMs: 90_000, intervalMs: 250 },
+      ),
+      exited.then((code) => {
+        throw new Error(`the system exited with code ${code} while starting`);
+      }),
+    ]);
+  } catch (error) {
+    await stop();
+    throw new Error(`system did not become ready: ${(error as Error).message}\n${output.slice(-8000)}`);
+  }
+  return { url, env, output: () => output, stop };
+}
