@@ -1,0 +1,41 @@
+import type { Logger } from '@imm/logging';
+import { buildOpenApiDocument, createHttpApp, OpenAPIRegistry, type ReadinessChecks, route } from '@imm/web';
+import { type Express, Router } from 'express';
+import type { Accounts } from './domain/accounts';
+import type { Sessions } from './domain/sessions';
+import type { SigningKeys } from './domain/signing-keys';
+import type { TokenService } from './domain/tokens';
+import type { CookieSettings } from './http/cookies';
+import { authRoutes } from './http/routes';
+
+export interface AppDeps {
+  logger: Logger;
+  accounts: Accounts;
+  sessions: Sessions;
+  tokens: TokenService;
+  keys: SigningKeys;
+  cookies: CookieSettings;
+  readiness: ReadinessChecks;
+}
+
+/** The auth service's HTTP app, from its dependencies; opening and closing them is main's job. */
+export function createApp(deps: AppDeps): Express {
+  const registry = new OpenAPIRegistry();
+  const routes = authRoutes(deps, registry);
+  const openapi = buildOpenApiDocument(registry, {
+    title: 'imm-control auth',
+    version: '1.0.0',
+    description: 'Users and tokens. Served internally; the gateway merges it into /api/openapi.json.',
+  });
+  return createHttpApp({
+    logger: deps.logger,
+    readiness: deps.readiness,
+    mount: (app) => {
+      app.use(routes);
+      // A standard document, internal: the gateway fetches it, so no envelope.
+      const docs = Router();
+      route(docs, '/openapi.json', { get: (_req, res) => void res.json(openapi) });
+      app.use(docs);
+    },
+  });
+}

@@ -1,0 +1,90 @@
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { ConfigError, env, infrastructureShape, loadConfig } from '@imm/config';
+import { z } from 'zod';
+import { ADMIN_USERNAME } from './domain/accounts';
+import { passwordProblems } from './domain/password-policy';
+import { isP256PrivateKey, isP256PublicKey } from './domain/signing-keys';
+
+/** A PEM may come with literal `\n` escapes, as one-line environment files carry it. */
+const unescapePem = (text: string) => text.replace(/\\n/g, '\n').trim();
+
+const PEM_BLOCK = /-----BEGIN [A-Z ]+-----[\s\S]+?-----END [A-Z ]+-----/g;
+
+const privateKeyPem = env.optionalString().transform((value, ctx): KeyObject | undefined => {
+  if (value === undefined) return undefined;
+  try {
+    const key = createPrivateKey(unescapePem(value));
+    if (isP256PrivateKey(key)) return key;
+  } catch {
+    // reported below
+  }
+  ctx.addIssue({ code: 'custom', message: 'must be a PEM private key on the P-256 curve (EC prime256v1)' });
+  return z.NEVER;
+});
+
+const publicKeyPems = env.optionalString().transform((value, ctx): KeyObject[] => {
+  if (value === undefined) return [];
+  const blocks = unescapePem(value).match(PEM_BLOCK) ?? [];
+  const keys: KeyObject[] = [];
+  for (const block of blocks) {
+    try {
+      const key = createPublicKey(block);
+      if (isP256PublicKey(key)) {
+        keys.push(key);
+        continue;
+      }
+    } catch {
+      // reported below
+    }
+    ctx.addIssue({ code: 'custom', message: 'every key must be a PEM public key on the P-256 curve' });
+    return z.NEVER;
+  }
+  if (blocks.length === 0) ctx.addIssue({ code: 'custom', message: 'expected one or more PEM public keys' });
+  return keys;
+});
+
+const DEV_ADMIN_PASSWORD = '1qaz2wsx';
+
+export const authShape = {
+  ...infrastructureShape,
+  PORT: env.port(8001),
+  /** Seconds an access token is valid. */
+  ACCESS_TOKEN_LIFETIME: env.int(1800, 1),
+  /** Seconds a refresh token is valid; each rotation issues a new one with the full lifetime. */
+  REFRESH_TOKEN_LIFETIME: env.int(86400, 1),
+  /** bcrypt cost; a stored hash of lower cost is upgraded at the user's next sign-in. */
+  BCRYPT_ROUNDS: env.int(12, 10, 16),
+  /** PEM, EC P-256. Required in RELEASE; in DEV a key is generated once and kept in the database. */
+  JWT_PRIVATE_KEY: privateKeyPem,
+  /** PEM public keys of earlier private keys, so their tokens stay valid during a rotation. */
+  JWT_PREVIOUS_PUBLIC_KEYS: publicKeyPems,
+  ADMIN_PASSWORD: z
+    .string()
+    .default(DEV_ADMIN_PASSWORD)
+    .superRefine((password, ctx) => {
+      for (const problem of passwordProblems(password, ADMIN_USERNAME)) {
+        ctx.addIssue({ code: 'custom', message: `breaks the password policy (${problem})` });
+      }
+    }),
+  ADMIN_EMAIL: z
+    .string()
+    .max(254)
+    .regex(/^[^@\s]+@[^@\s]+$/, 'must be an email address')
+    .default('admin@localhost'),
+  /** Failed sign-ins per username within the window before 429. */
+  SIGNIN_MAX_FAILURES_PER_USERNAME: env.int(5, 1),
+  /** Failed sign-ins per client address within the window before 429. */
+  SIGNIN_MAX_FAILURES_PER_IP: env.int(20, 1),
+  /** Seconds over which failed sign-ins are counted. */
+  SIGNIN_FAILURE_WINDOW: env.int(900, 1),
+};
+
+export type AuthConfig = ReturnType<typeof loadAuthConfig>;
+
+export function loadAuthConfig(source: NodeJS.ProcessEnv = process.env) {
+  const config = loadConfig(authShape, { env: source, requiredInRelease: ['JWT_PRIVATE_KEY', 'ADMIN_PASSWORD'] });
+  if (config.MODE === 'RELEASE' && config.ADMIN_PASSWORD === DEV_ADMIN_PASSWORD) {
+    throw new ConfigError(['ADMIN_PASSWORD: the DEV default is not allowed when MODE=RELEASE']);
+  }
+  return config;
+}

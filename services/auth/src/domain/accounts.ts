@@ -1,0 +1,170 @@
+import type { Database } from '@imm/db';
+import { isUniqueViolation } from '@imm/db';
+import type { Logger } from '@imm/logging';
+import { type FieldMessages, UnauthenticatedError, ValidationError } from '@imm/web';
+import type { User } from '../data/entities';
+import { type NewUser, USER_UNIQUE_CONSTRAINTS, userRepository } from '../data/user-repository';
+import { recordUserRegistered } from '../events/user-registered';
+import type { PasswordHasher } from './passwords';
+import type { Sessions, TokenPair } from './sessions';
+import type { SignInThrottle } from './sign-in-throttle';
+
+export interface SignUpInput {
+  username: string;
+  email: string;
+  password: string;
+  firstName: string;
+  lastName: string;
+}
+
+export interface SignedIn {
+  user: User;
+  token: TokenPair;
+}
+
+export interface Accounts {
+  signUp(input: SignUpInput): Promise<SignedIn>;
+  /** `address`: the client's, for throttling. */
+  signIn(username: string, password: string, address: string): Promise<SignedIn>;
+  /** The caller of a valid access token, as long as the account exists and is active. */
+  currentUser(id: number): Promise<User>;
+  /** Creates the superuser `admin` unless it exists; true when this call created it. */
+  seedAdmin(options: { password: string; email: string }): Promise<boolean>;
+}
+
+export interface AccountsDeps {
+  orm: Database;
+  hasher: PasswordHasher;
+  sessions: Sessions;
+  throttle: SignInThrottle;
+  logger: Logger;
+  /** Called after a transaction that recorded events committed (main flushes the outbox relay). */
+  eventsRecorded?: () => void;
+}
+
+export const ADMIN_USERNAME = 'admin';
+
+/** A unique violation of `users` as the field message a client can act on. */
+function duplicateOf(error: unknown): ValidationError | undefined {
+  for (const [field, constraint] of Object.entries(USER_UNIQUE_CONSTRAINTS)) {
+    if (isUniqueViolation(error, constraint)) return ValidationError.field(field, `${field}_taken`);
+  }
+  return undefined;
+}
+
+export function createAccounts(deps: AccountsDeps): Accounts {
+  const { orm, hasher, sessions, throttle, logger } = deps;
+  const eventsRecorded = () => deps.eventsRecorded?.();
+
+  /** Inserts the user, records the event and issues the first tokens, all in one transaction. */
+  async function register(user: NewUser): Promise<SignedIn> {
+    try {
+      const signedIn = await orm.em.fork().transactional(async (em) => {
+        const created = userRepository(em).add(user);
+        await em.flush(); // the event needs the id
+        recordUserRegistered(em, created);
+        return { user: created, token: sessions.start(em, created) };
+      });
+      eventsRecorded();
+      return signedIn;
+    } catch (error) {
+      // Another sign-up with the same name or email committed between our check and our insert.
+      throw duplicateOf(error) ?? error;
+    }
+  }
+
+  return {
+    async signUp(input) {
+      const users = userRepository(orm.em.fork());
+      const [usernameTaken, emailTaken] = await Promise.all([
+        users.usernameTaken(input.username),
+        users.emailTaken(input.email),
+      ]);
+      const taken: FieldMessages = {};
+      if (usernameTaken) taken.username = [{ key: 'username_taken' }];
+      if (emailTaken) taken.email = [{ key: 'email_taken' }];
+      if (Object.keys(taken).length > 0) throw new ValidationError(taken);
+
+      const password = await hasher.hash(input.password);
+      const now = new Date();
+      return register({
+        username: input.username,
+        email: input.email,
+        password,
+        firstName: input.firstName,
+        lastName: input.lastName,
+        // Never from the request: sign-up makes ordinary users only.
+        isStaff: false,
+        isSuperuser: false,
+        // Sign-up signs the user in.
+        lastLogin: now,
+        dateJoined: now,
+      });
+    },
+
+    async signIn(username, password, address) {
+      await throttle.check(username, address);
+      const user = await userRepository(orm.em.fork()).findByUsername(username);
+      // The same work and the same answer whether the user is unknown, inactive or mistyped.
+      let ok = false;
+      let needsRehash = false;
+      if (user) ({ ok, needsRehash } = await hasher.verify(password, user.password));
+      else await hasher.verifyNothing(password);
+      if (!user || !ok || !user.isActive) {
+        await throttle.recordFailure(username, address);
+        throw new UnauthenticatedError('invalid_credentials');
+      }
+      await throttle.recordSuccess(username);
+
+      const lastLogin = new Date();
+      const rehashed = needsRehash ? await hasher.hash(password) : undefined;
+      const token = await orm.em.fork().transactional(async (tx) => {
+        await userRepository(tx).recordSignIn(user.id, lastLogin, rehashed);
+        return sessions.start(tx, user);
+      });
+      if (rehashed) logger.info({ userId: user.id }, 'password rehashed to bcrypt');
+      user.lastLogin = lastLogin;
+      return { user, token };
+    },
+
+    async currentUser(id) {
+      const user = await userRepository(orm.em.fork()).findById(id);
+      if (!user) throw new UnauthenticatedError('user_not_found');
+      if (!user.isActive) throw new UnauthenticatedError('user_inactive');
+      return user;
+    },
+
+    async seedAdmin({ password, email }) {
+      // Hashing takes a while; skip it on every start but the first.
+      if (await userRepository(orm.em.fork()).findByUsername(ADMIN_USERNAME)) return false;
+      const hash = await hasher.hash(password);
+      const created = await orm.em.fork().transactional(async (em) => {
+        const users = userRepository(em);
+        const id = await users.insertIfAbsent({
+          username: ADMIN_USERNAME,
+          email,
+          password: hash,
+          firstName: '',
+          lastName: '',
+          isStaff: true,
+          isSuperuser: true,
+          lastLogin: null,
+          dateJoined: new Date(),
+        });
+        if (id === undefined) {
+          // A concurrent start created it, or another account already has the admin's email.
+          if (!(await users.findByUsername(ADMIN_USERNAME))) {
+            logger.warn({ email }, 'admin not created: another user has its email');
+          }
+          return false;
+        }
+        const admin = await users.findById(id);
+        if (admin) recordUserRegistered(em, admin);
+        logger.info({ userId: id }, 'superuser admin created');
+        return true;
+      });
+      if (created) eventsRecorded();
+      return created;
+    },
+  };
+}

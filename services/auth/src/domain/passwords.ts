@@ -1,0 +1,76 @@
+import { createHash, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
+import { promisify } from 'node:util';
+import bcrypt from 'bcrypt';
+import { PASSWORD_MAX_BYTES } from './password-policy';
+
+const pbkdf2Async = promisify(pbkdf2);
+
+export interface PasswordCheck {
+  ok: boolean;
+  /** The stored hash should be replaced by a fresh bcrypt hash of the same password. */
+  needsRehash: boolean;
+}
+
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  verify(password: string, encoded: string): Promise<PasswordCheck>;
+  /** Spends the time of a real check, for unknown users, so timing does not reveal who exists. */
+  verifyNothing(password: string): Promise<void>;
+}
+
+const BCRYPT = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;
+const fits = (password: string) => Buffer.byteLength(password, 'utf8') <= PASSWORD_MAX_BYTES;
+
+/**
+ * Django's `pbkdf2_sha256$<iterations>$<salt>$<base64 hash>` (and the older `pbkdf2_sha1`), as users
+ * imported from the Django service keep them.
+ */
+async function verifyDjangoPbkdf2(password: string, encoded: string): Promise<boolean> {
+  const [algorithm, iterationsText, salt, expectedBase64] = encoded.split('$');
+  const digest = algorithm === 'pbkdf2_sha256' ? 'sha256' : algorithm === 'pbkdf2_sha1' ? 'sha1' : undefined;
+  const iterations = Number(iterationsText);
+  if (!digest || salt === undefined || !expectedBase64) return false;
+  // The stored count drives the work; a corrupt row must not stall the process.
+  if (!Number.isSafeInteger(iterations) || iterations < 1 || iterations > 10_000_000) return false;
+  const expected = Buffer.from(expectedBase64, 'base64');
+  if (expected.length === 0) return false;
+  const actual = await pbkdf2Async(password, salt, iterations, expected.length, digest);
+  return timingSafeEqual(actual, expected);
+}
+
+/** Django's BCryptSHA256PasswordHasher: `bcrypt_sha256$<bcrypt of hex sha256(password)>`. */
+async function verifyDjangoBcryptSha256(password: string, encoded: string): Promise<boolean> {
+  const inner = encoded.slice('bcrypt_sha256$'.length);
+  if (!BCRYPT.test(inner)) return false;
+  return bcrypt.compare(createHash('sha256').update(password, 'utf8').digest('hex'), inner);
+}
+
+export function createPasswordHasher(rounds: number): PasswordHasher {
+  let dummy: Promise<string> | undefined;
+  const dummyHash = () => {
+    dummy ??= bcrypt.hash(randomBytes(16).toString('hex'), rounds);
+    return dummy;
+  };
+
+  return {
+    hash: (password) => bcrypt.hash(password, rounds),
+
+    async verify(password, encoded) {
+      if (BCRYPT.test(encoded)) {
+        // bcrypt ignores bytes past 72: a longer candidate would match any password it starts with.
+        const ok = (await bcrypt.compare(password, encoded)) && fits(password);
+        return { ok, needsRehash: ok && bcrypt.getRounds(encoded) < rounds };
+      }
+      let ok = false;
+      if (encoded.startsWith('pbkdf2_')) ok = await verifyDjangoPbkdf2(password, encoded);
+      else if (encoded.startsWith('bcrypt_sha256$')) ok = await verifyDjangoBcryptSha256(password, encoded);
+      else await bcrypt.compare(password, await dummyHash()); // unusable (`!…`) or unknown formats
+      // A Django password longer than bcrypt's 72 bytes keeps its old hash rather than be weakened.
+      return { ok, needsRehash: ok && fits(password) };
+    },
+
+    async verifyNothing(password) {
+      await bcrypt.compare(password, await dummyHash());
+    },
+  };
+}

@@ -1,0 +1,173 @@
+import { realpathSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { connectBus, OutboxMessage, ProcessedEvent, startOutboxRelay } from '@imm/bus';
+import { exitOnConfigError } from '@imm/config';
+import { checkDatabase, openDatabase } from '@imm/db';
+import { createLogger, type Logger } from '@imm/logging';
+import { closeServer, listen, onShutdown } from '@imm/web';
+import { Redis } from 'ioredis';
+import { createApp } from './app';
+import { type AuthConfig, loadAuthConfig } from './config';
+import { RefreshToken, SigningKey, User } from './data/entities';
+import { migrations } from './data/migrations';
+import { signingKeyRepository } from './data/signing-key-repository';
+import { createAccounts } from './domain/accounts';
+import { createPasswordHasher } from './domain/passwords';
+import { createSessions } from './domain/sessions';
+import { createSignInThrottle } from './domain/sign-in-throttle';
+import { resolveSigningKeys } from './domain/signing-keys';
+import { createTokenService } from './domain/tokens';
+
+export interface RunningAuthService {
+  server: Server;
+  /** The port bound (useful with PORT=0). */
+  port: number;
+  stop(): Promise<void>;
+}
+
+/** Expired refresh-token rows are deleted this often. */
+const PURGE_INTERVAL_MS = 60 * 60 * 1000;
+
+function connectRedis(url: string, logger: Logger): Redis {
+  const redis = new Redis(url, {
+    // Fail at once while disconnected: the throttle then counts in memory instead of waiting.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: 1000,
+  });
+  let down = false;
+  redis.on('error', (error) => {
+    if (!down) logger.warn({ err: error }, 'redis unavailable');
+    down = true;
+  });
+  redis.on('ready', () => {
+    if (down) logger.info('redis reconnected');
+    down = false;
+  });
+  return redis;
+}
+
+/**
+ * Opens everything the service needs, in order, and returns a handle whose `stop` closes it all in
+ * reverse order. Tests start the service in-process through this too.
+ */
+export async function startAuthService(config: AuthConfig, logger = createLogger('auth', config.LOG_LEVEL)) {
+  const closers: (() => Promise<unknown> | unknown)[] = [];
+  const stop = async () => {
+    for (const close of closers.splice(0).reverse()) {
+      try {
+        await close();
+      } catch (error) {
+        logger.warn({ err: error }, 'error while shutting down');
+      }
+    }
+  };
+
+  try {
+    const orm = await openDatabase({
+      url: config.DATABASE_URL,
+      schema: 'auth',
+      entities: [User, RefreshToken, SigningKey, OutboxMessage, ProcessedEvent],
+      migrations,
+      logger,
+    });
+    closers.push(() => orm.close());
+
+    const redis = connectRedis(config.REDIS_URL, logger);
+    closers.push(() => redis.quit().catch(() => redis.disconnect()));
+
+    const bus = await connectBus({ url: config.NATS_URL, prefix: config.BUS_PREFIX, name: 'auth', logger });
+    closers.push(() => bus.close());
+    const relay = startOutboxRelay({ orm, bus, logger });
+    closers.push(() => relay.stop());
+
+    const keys = await resolveSigningKeys({
+      privateKey: config.JWT_PRIVATE_KEY,
+      previousPublicKeys: config.JWT_PREVIOUS_PUBLIC_KEYS,
+      storedDevKey: (candidate) => signingKeyRepository(orm.em.fork()).findOrStore(candidate),
+    });
+    logger.info({ kid: keys.kid, source: keys.source }, 'signing key ready');
+
+    const tokens = createTokenService(keys, {
+      accessSeconds: config.ACCESS_TOKEN_LIFETIME,
+      refreshSeconds: config.REFRESH_TOKEN_LIFETIME,
+    });
+    const sessions = createSessions({ orm, tokens, logger });
+    const accounts = createAccounts({
+      orm,
+      hasher: createPasswordHasher(config.BCRYPT_ROUNDS),
+      sessions,
+      throttle: createSignInThrottle({
+        redis,
+        prefix: config.REDIS_PREFIX,
+        maxFailuresPerUsername: config.SIGNIN_MAX_FAILURES_PER_USERNAME,
+        maxFailuresPerAddress: config.SIGNIN_MAX_FAILURES_PER_IP,
+        windowSeconds: config.SIGNIN_FAILURE_WINDOW,
+      }),
+      logger,
+      // Publish at once instead of at the relay's next poll; what fails stays for the poll.
+      eventsRecorded: () => void relay.flush(),
+    });
+    await accounts.seedAdmin({ password: config.ADMIN_PASSWORD, email: config.ADMIN_EMAIL });
+
+    const purge = setInterval(() => {
+      sessions.purgeExpired(new Date()).then(
+        (deleted) => deleted > 0 && logger.info({ deleted }, 'expired refresh tokens purged'),
+        (error) => logger.warn({ err: error }, 'purging expired refresh tokens failed'),
+      );
+    }, PURGE_INTERVAL_MS);
+    purge.unref();
+    closers.push(() => clearInterval(purge));
+
+    const app = createApp({
+      logger,
+      accounts,
+      sessions,
+      tokens,
+      keys,
+      cookies: {
+        secure: config.MODE === 'RELEASE',
+        accessSeconds: config.ACCESS_TOKEN_LIFETIME,
+        refreshSeconds: config.REFRESH_TOKEN_LIFETIME,
+      },
+      readiness: {
+        database: () => checkDatabase(orm),
+        redis: () => redis.ping(),
+        nats: async () => {
+          if (!bus.isConnected()) throw new Error('nats disconnected');
+          await bus.nc.flush();
+        },
+      },
+    });
+    const server = await listen(app, config.PORT);
+    closers.push(() => closeServer(server));
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : config.PORT;
+    logger.info({ port }, 'auth service listening');
+    return { server, port, stop } satisfies RunningAuthService;
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function main(): Promise<void> {
+  let config: AuthConfig;
+  try {
+    config = loadAuthConfig();
+  } catch (error) {
+    exitOnConfigError(error);
+  }
+  const logger = createLogger('auth', config.LOG_LEVEL);
+  try {
+    const service = await startAuthService(config, logger);
+    onShutdown(service.stop, logger);
+  } catch (error) {
+    logger.fatal({ err: error }, 'auth service failed to start');
+    process.exit(1);
+  }
+}
+
+const entry = process.argv[1];
+if (entry && realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url))) void main();
