@@ -1,0 +1,121 @@
+import type { Express, RequestHandler } from 'express';
+import cors from 'cors';
+import helmet from 'helmet';
+import type { Redis } from 'ioredis';
+import { requireUser, type TokenVerifier } from '@imm/auth';
+import type { Logger } from '@imm/logging';
+import { BadRequestError, createHttpApp, NotFoundError, type ReadinessChecks } from '@imm/web';
+import { type GatewayConfig, type Upstream, upstreamUrls } from './config';
+import type { OpenApiCatalog } from './openapi/catalog';
+import { openApiRoutes } from './openapi/routes';
+import { createUpstreamProxy, type UpstreamAgents } from './proxy';
+import { rateLimit } from './rate-limit';
+import { matchRoute } from './routes-table';
+
+export interface GatewayDeps {
+  config: GatewayConfig;
+  logger: Logger;
+  redis: Redis;
+  verifier: TokenVerifier;
+  openApi: OpenApiCatalog;
+  agents: UpstreamAgents;
+}
+
+/**
+ * `ALLOWED_HOSTS`, as Django read it: `example.com` matches that host, `.example.com` it and its
+ * subdomains, `*` any. The port is ignored. Empty: every host.
+ */
+function allowedHosts(patterns: string[]): RequestHandler {
+  const list = patterns.map((p) => p.toLowerCase());
+  return (req, _res, next) => {
+    if (list.length === 0) return next();
+    const host = req.hostname?.toLowerCase() ?? '';
+    const allowed = list.some(
+      (p) => p === '*' || p === host || (p.startsWith('.') && (host.endsWith(p) || host === p.slice(1))),
+    );
+    if (!allowed) throw new BadRequestError('host_not_allowed');
+    next();
+  };
+}
+
+async function upstreamReady(baseUrl: string): Promise<void> {
+  const response = await fetch(new URL('/readyz', baseUrl), { signal: AbortSignal.timeout(2000) });
+  await response.body?.cancel();
+  if (response.status !== 200) throw new Error(`readyz answered ${response.status}`);
+}
+
+/**
+ * The gateway: host check, security headers, CORS, rate limit, its own docs routes, then the route
+ * table (token check for protected routes, then the proxy). Anything else is a 404 envelope.
+ * All of it runs before body parsing, so bodies reach the services untouched; `/healthz` and
+ * `/readyz` (from createHttpApp) come before all of it and are never throttled.
+ */
+export function createApp(deps: GatewayDeps): Express {
+  const { config, logger } = deps;
+  const upstreams = upstreamUrls(config);
+  const proxies = Object.fromEntries(
+    Object.entries(upstreams).map(([name, target]) => [
+      name,
+      createUpstreamProxy({
+        name,
+        target,
+        agents: deps.agents,
+        timeoutMs: config.UPSTREAM_TIMEOUT_MS,
+        bodyLimit: config.BODY_LIMIT,
+        logger,
+      }),
+    ]),
+  ) as Record<Upstream, RequestHandler>;
+  const authenticate = requireUser(deps.verifier);
+
+  const readiness: ReadinessChecks = {
+    redis: () => deps.redis.ping(),
+    ...Object.fromEntries(Object.entries(upstreams).map(([name, url]) => [name, () => upstreamReady(url)])),
+  };
+
+  const tableRoutes: RequestHandler = (req, res, next) => {
+    const match = matchRoute(req.path);
+    if (!match) return next();
+    const proxy = proxies[match.route.upstream];
+    if (match.route.access === 'public') return proxy(req, res, next);
+    // The token is checked here so a bad one never reaches a service; the header goes on unchanged.
+    return authenticate(req, res, (error?: unknown) => (error ? next(error) : proxy(req, res, next)));
+  };
+
+  return createHttpApp({
+    logger,
+    readiness,
+    trustProxy: config.TRUST_PROXY,
+    bodyLimit: config.BODY_LIMIT.text,
+    beforeBody: (app) => {
+      app.use(allowedHosts(config.ALLOWED_HOSTS));
+      app.use(
+        helmet({
+          // JSON only; the docs pages set their own policy.
+          contentSecurityPolicy: {
+            useDefaults: false,
+            directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
+          },
+        }),
+      );
+      app.use(
+        cors({
+          origin: config.CORS_ORIGINS.length > 0 ? config.CORS_ORIGINS : false,
+          credentials: true,
+          exposedHeaders: ['X-Request-Id', 'Retry-After', 'Location'],
+          maxAge: 600,
+        }),
+      );
+      app.use(
+        rateLimit({ redis: deps.redis, prefix: config.REDIS_PREFIX, perMinute: config.RATE_LIMIT_PER_MINUTE, logger }),
+      );
+      app.use(openApiRoutes(deps.openApi));
+      app.use(tableRoutes);
+      // Nothing under the gateway is parsed as a body: unknown routes end here.
+      app.use(() => {
+        throw new NotFoundError('route_not_found');
+      });
+    },
+    mount: () => {},
+  });
+}

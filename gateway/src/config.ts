@@ -1,0 +1,88 @@
+import { env, infrastructureShape, loadConfig } from '@imm/config';
+import { z } from 'zod';
+
+const { MODE, LOG_LEVEL, REDIS_URL, REDIS_PREFIX, AUTH_JWKS_URL } = infrastructureShape;
+
+const units: Record<string, number> = { b: 1, kb: 1024, mb: 1024 * 1024 };
+
+/** A size like `100kb`, `1mb` or `2048` (bytes), kept with its text for the 413 message. */
+const byteSize = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const match = /^\s*(\d+)\s*(b|kb|mb)?\s*$/i.exec(text);
+      if (!match) {
+        ctx.addIssue({ code: 'custom', message: 'use a size such as 100kb, 1mb or a number of bytes' });
+        return z.NEVER;
+      }
+      const bytes = Number(match[1]) * (units[(match[2] ?? 'b').toLowerCase()] ?? 1);
+      return { bytes, text: text.trim() };
+    });
+
+/** Origins as a browser sends them: scheme, host and port, nothing else. */
+const originList = () =>
+  env.list().superRefine((origins, ctx) => {
+    for (const origin of origins) {
+      let parsed: URL | undefined;
+      try {
+        parsed = new URL(origin);
+      } catch {}
+      if (!parsed || parsed.origin !== origin.replace(/\/$/, '')) {
+        ctx.addIssue({ code: 'custom', message: `"${origin}" is not an origin like https://app.example.com` });
+      }
+    }
+  });
+
+/** Express `trust proxy`: true/false, a hop count, or a list of addresses and names. */
+const trustProxy = z
+  .string()
+  .default('loopback, linklocal, uniquelocal')
+  .transform((value): string | number | boolean => {
+    if (value === 'true') return true;
+    if (value === 'false') return false;
+    if (/^\d+$/.test(value)) return Number(value);
+    return value;
+  });
+
+export const gatewayShape = {
+  MODE,
+  LOG_LEVEL,
+  REDIS_URL,
+  REDIS_PREFIX,
+  AUTH_JWKS_URL,
+  PORT: env.port(8000),
+  AUTH_URL: env.url('http://127.0.0.1:8001'),
+  MACHINES_URL: env.url('http://127.0.0.1:8002'),
+  OPERATIONS_URL: env.url('http://127.0.0.1:8003'),
+  UPSTREAM_TIMEOUT_MS: env.int(30_000, 1),
+  BODY_LIMIT: byteSize('100kb'),
+  RATE_LIMIT_PER_MINUTE: env.int(600, 1),
+  CORS_ORIGINS: originList(),
+  ALLOWED_HOSTS: env.list(),
+  TRUST_PROXY: trustProxy,
+  /** An unknown key id refetches the JWKS at most this often (forged kids cannot flood auth). */
+  JWKS_MIN_REFRESH_MS: env.int(5_000, 0),
+  /** The merged OpenAPI document refetches the services' parts when older than this. */
+  OPENAPI_REFRESH_MS: env.int(60_000, 1_000),
+};
+
+export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
+export type Upstream = 'auth' | 'machines' | 'operations';
+
+export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env) {
+  const config = loadConfig(gatewayShape, { requiredInRelease: ['CORS_ORIGINS', 'ALLOWED_HOSTS'], env: source });
+  // The JWKS lives on the auth service: follow AUTH_URL unless the key URL was given on its own.
+  const jwksUrl = source.AUTH_JWKS_URL?.trim()
+    ? config.AUTH_JWKS_URL
+    : new URL('/api/auth/jwks.json', config.AUTH_URL).toString();
+  return {
+    ...config,
+    AUTH_JWKS_URL: jwksUrl,
+    CORS_ORIGINS: config.CORS_ORIGINS.map((origin) => origin.replace(/\/$/, '')),
+  };
+}
+
+export function upstreamUrls(config: GatewayConfig): Record<Upstream, string> {
+  return { auth: config.AUTH_URL, machines: config.MACHINES_URL, operations: config.OPERATIONS_URL };
+}

@@ -1,0 +1,73 @@
+import { createRequire } from 'node:module';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
+import { createTokenVerifier, remoteKeySource } from '@imm/auth';
+import type { Logger } from '@imm/logging';
+import { closeServer, listen } from '@imm/web';
+import { createApp } from './app';
+import { type GatewayConfig, upstreamUrls } from './config';
+import { createOpenApiCatalog } from './openapi/catalog';
+import { gatewayDocument, mergeBase } from './openapi/gateway-document';
+import { createUpstreamAgents } from './proxy';
+
+const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
+
+export interface RunningGateway {
+  server: Server;
+  port: number;
+  /** Closes everything it opened, in reverse order. */
+  close(): Promise<void>;
+}
+
+/** Redis for the rate limiter. Down at start or later is not fatal: the in-memory limiter stands in. */
+function connectRedis(url: string, logger: Logger): Redis {
+  const redis = new Redis(url, {
+    // Fail at once while disconnected, so the rate limiter falls back instead of waiting.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+  });
+  let lastError: string | undefined;
+  redis.on('error', (error: Error) => {
+    // A reconnect loop repeats the same error; log it once per outage.
+    if (error.message === lastError) return;
+    lastError = error.message;
+    logger.warn({ err: error }, 'redis unavailable; rate limits counted in memory');
+  });
+  redis.on('ready', () => {
+    if (lastError) logger.info('redis reachable again');
+    lastError = undefined;
+  });
+  return redis;
+}
+
+/** Opens Redis, the upstream agents, the OpenAPI catalog and the HTTP server, in that order. */
+export async function startGateway(config: GatewayConfig, logger: Logger): Promise<RunningGateway> {
+  const redis = connectRedis(config.REDIS_URL, logger);
+  const agents = createUpstreamAgents();
+  const verifier = createTokenVerifier(
+    remoteKeySource(config.AUTH_JWKS_URL, { minRefreshMs: config.JWKS_MIN_REFRESH_MS }),
+  );
+  const openApi = createOpenApiCatalog({
+    upstreams: upstreamUrls(config),
+    own: gatewayDocument(version),
+    base: mergeBase(version),
+    logger,
+    refreshMs: config.OPENAPI_REFRESH_MS,
+  });
+  openApi.start();
+  const app = createApp({ config, logger, redis, verifier, openApi, agents });
+  const server = await listen(app, config.PORT);
+  const { port } = server.address() as AddressInfo;
+  logger.info({ port, upstreams: upstreamUrls(config) }, `gateway listening on port ${port}`);
+  return {
+    server,
+    port,
+    async close() {
+      await closeServer(server);
+      openApi.stop();
+      agents.destroy();
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
