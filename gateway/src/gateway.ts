@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -41,9 +42,24 @@ function connectRedis(url: string, logger: Logger): Redis {
   return redis;
 }
 
+/** Gives Redis a moment to connect, so the first requests are already counted there. */
+async function redisReady(redis: Redis, waitMs: number): Promise<void> {
+  if (redis.status === 'ready') return;
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    // A connection error is no reason to wait longer, nor to fail: the limiter falls back.
+    once(redis, 'ready').catch(() => undefined),
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, waitMs);
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
 /** Opens Redis, the upstream agents, the OpenAPI catalog and the HTTP server, in that order. */
 export async function startGateway(config: GatewayConfig, logger: Logger): Promise<RunningGateway> {
   const redis = connectRedis(config.REDIS_URL, logger);
+  await redisReady(redis, 2000);
   const agents = createUpstreamAgents();
   const verifier = createTokenVerifier(
     remoteKeySource(config.AUTH_JWKS_URL, { minRefreshMs: config.JWKS_MIN_REFRESH_MS }),

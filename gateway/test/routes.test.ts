@@ -80,7 +80,7 @@ describe('route table', () => {
           headers: body ? { 'Content-Type': 'application/json' } : {},
         });
         expect(response.status).toBe(200);
-        const json = await response.json();
+        const json = (await response.json()) as { result: { upstream: string } };
         expect(json.result.upstream).toBe(upstream);
         const target = standIns().find((s) => s.name === upstream)!;
         expect(target.seen).toHaveLength(1);
@@ -140,7 +140,9 @@ describe('route table', () => {
 
   it('answers 404 in Korean when asked', async () => {
     const response = await call('/api/unknown/', { headers: { 'Accept-Language': 'ko' } });
-    expect((await response.json()).message).toBe('요청한 리소스를 이 서버에서 찾을 수 없습니다.');
+    expect(((await response.json()) as { message: string }).message).toBe(
+      '요청한 리소스를 이 서버에서 찾을 수 없습니다.',
+    );
   });
 });
 

@@ -1,5 +1,5 @@
 import { createHmac, generateKeyPairSync, type KeyObject, randomBytes, randomUUID, sign } from 'node:crypto';
-import type { IncomingHttpHeaders, Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { Redis } from 'ioredis';
@@ -7,6 +7,15 @@ import { createLogger } from '@imm/logging';
 import { closeServer } from '@imm/web';
 import { type GatewayConfig, loadGatewayConfig } from '../src/config';
 import { type RunningGateway, startGateway } from '../src/gateway';
+
+/** A port nothing listens on (bound once, then released). */
+export async function deadPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
 /** A Redis key prefix (and name) no other test file uses. */
 export function uniquePrefix(tag: string): string {
@@ -143,7 +152,7 @@ export interface SigningKey {
   jwk: object;
 }
 
-export function makeSigningKey(kid = randomUUID()): SigningKey {
+export function makeSigningKey(kid: string = randomUUID()): SigningKey {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   return { kid, privateKey, publicKey, jwk: { ...publicKey.export({ format: 'jwk' }), kid, alg: 'ES256', use: 'sig' } };
 }

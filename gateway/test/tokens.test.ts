@@ -140,7 +140,9 @@ describe('protected routes', () => {
 
   it('answers 401 in Korean when asked', async () => {
     const response = await get('/api/me/', undefined, { 'Accept-Language': 'ko' });
-    expect((await response.json()).message).toBe('자격 인증데이터(authentication credentials)가 제공되지 않았습니다.');
+    expect(((await response.json()) as { message: string }).message).toBe(
+      '자격 인증데이터(authentication credentials)가 제공되지 않았습니다.',
+    );
   });
 });
 

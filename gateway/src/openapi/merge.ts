@@ -57,7 +57,8 @@ const errorResponse = (description: string) => ({
 
 /** Answers the gateway itself gives on the way to any service, so every proxied operation lists them. */
 function addGatewayResponses(operation: Operation, isProtected: boolean): void {
-  const responses = (operation.responses ??= {});
+  operation.responses ??= {};
+  const responses = operation.responses;
   if (isProtected) {
     operation.security ??= [{ bearerAuth: [] }];
     responses['401'] ??= errorResponse('Missing, invalid or expired access token');
@@ -114,7 +115,8 @@ export function mergeDocuments(base: MergeBase, parts: DocumentPart[]): MergeRes
       paths[path] = copy;
     }
     for (const [kind, entries] of Object.entries(document.components ?? {})) {
-      const merged = (components[kind] ??= {});
+      components[kind] ??= {};
+      const merged = components[kind];
       for (const [key, value] of Object.entries(entries ?? {})) {
         if (!(key in merged)) merged[key] = value;
         else if (canonical(merged[key]) !== canonical(value)) {
