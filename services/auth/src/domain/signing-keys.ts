@@ -29,7 +29,8 @@ export function jwkThumbprint(jwk: { crv?: string; kty?: string; x?: string; y?:
 }
 
 export function publicJwkOf(key: KeyObject): PublicJwk {
-  const { crv, kty, x, y } = createPublicKey(key).export({ format: 'jwk' });
+  const publicKey = key.type === 'private' ? createPublicKey(key) : key;
+  const { crv, kty, x, y } = publicKey.export({ format: 'jwk' });
   const jwk = { crv, kty, x, y };
   return { ...jwk, kid: jwkThumbprint(jwk), alg: TOKEN_ALGORITHM, use: 'sig' };
 }
