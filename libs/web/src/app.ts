@@ -110,8 +110,10 @@ export function createHttpApp(options: HttpAppOptions): Express {
     }),
   );
   app.use(healthRoutes(options.readiness));
-  app.use(acceptsJson);
+  // Before the JSON-only Accept rule: the gateway's HTML docs pages and its proxy (the services
+  // apply the rule themselves) are mounted here.
   options.beforeBody?.(app);
+  app.use(acceptsJson);
   app.use(jsonBody(options.bodyLimit ?? '100kb'));
   options.mount(app);
   app.use(notFoundHandler);
