@@ -1,0 +1,155 @@
+import type { OperationResultValue } from '@imm/contracts';
+import { NotFoundError, PermissionDeniedError } from '@imm/web';
+import {
+  checkPage,
+  type ListRequest,
+  type MachineFilter,
+  offsetOf,
+  type Ordering,
+  type PageOf,
+  pageCount,
+  pageOf,
+} from './listing';
+import {
+  type Caller,
+  type Machine,
+  type MachineChanges,
+  type MachineEvent,
+  mayWrite,
+  type NewMachine,
+  type OperationOutcome,
+  ownerOfNewMachine,
+  planOperationResult,
+  planUpdate,
+} from './machine';
+
+/** One transaction: every change and every event recorded through it commits together, or none. */
+export interface MachineTransaction {
+  /** The machine, locked until the transaction ends; undefined when there is none. */
+  lockMachine(id: number): Promise<Machine | undefined>;
+  insertMachine(machine: Omit<Machine, 'id'>): Promise<Machine>;
+  saveMachine(machine: Machine): Promise<void>;
+  deleteMachine(id: number): Promise<void>;
+  /** Records events in the outbox; they are published after (and only if) the transaction commits. */
+  record(events: MachineEvent[]): void;
+  /** False when `consumer` handled `eventId` before. */
+  markProcessed(consumer: string, eventId: string): Promise<boolean>;
+}
+
+export interface MachineStore {
+  transaction<T>(work: (tx: MachineTransaction) => Promise<T>): Promise<T>;
+  findMachine(id: number): Promise<Machine | undefined>;
+  countMachines(filter: MachineFilter): Promise<number>;
+  listMachines(filter: MachineFilter, ordering: Ordering, offset: number, limit: number): Promise<Machine[]>;
+}
+
+export interface OperationCompletion {
+  /** The event's id, for de-duplication. */
+  eventId: string;
+  consumer: string;
+  operationId: number;
+  machineId: number;
+  command: 'START' | 'STOP';
+  result: OperationResultValue;
+}
+
+/** The machines use cases: who may do what, and which events each change publishes. */
+export function createMachineService(store: MachineStore, clock: () => Date = () => new Date()) {
+  async function lockWritable(tx: MachineTransaction, caller: Caller, id: number): Promise<Machine> {
+    const machine = await tx.lockMachine(id);
+    // Unknown before forbidden, as Django did: the 404 says nothing a read would not.
+    if (!machine) throw new NotFoundError();
+    if (!mayWrite(caller, machine)) throw new PermissionDeniedError();
+    return machine;
+  }
+
+  return {
+    async list(request: ListRequest): Promise<PageOf<Machine>> {
+      const { filter, ordering, pageSize } = request;
+      if (request.page === 'last') {
+        const count = await store.countMachines(filter);
+        const page = pageCount(count, pageSize);
+        const items = await store.listMachines(filter, ordering, offsetOf(page, pageSize), pageSize);
+        return pageOf(items, count, page, pageSize);
+      }
+      const page = request.page;
+      // Both at once: the page is usually valid, and a page past the end simply comes back empty.
+      const [count, items] = await Promise.all([
+        store.countMachines(filter),
+        store.listMachines(filter, ordering, offsetOf(page, pageSize), pageSize),
+      ]);
+      checkPage(page, count, pageSize);
+      return pageOf(items, count, page, pageSize);
+    },
+
+    async get(id: number): Promise<Machine> {
+      const machine = await store.findMachine(id);
+      if (!machine) throw new NotFoundError();
+      return machine;
+    },
+
+    async create(caller: Caller, input: NewMachine): Promise<Machine> {
+      const now = clock();
+      return store.transaction(async (tx) => {
+        const machine = await tx.insertMachine({
+          name: input.name,
+          location: input.location,
+          status: input.status,
+          endpoint: input.endpoint,
+          ownerId: ownerOfNewMachine(caller, input.ownerId),
+          createdAt: now,
+          updatedAt: now,
+          lastOperationId: null,
+        });
+        tx.record([{ kind: 'created', machine }]);
+        return machine;
+      });
+    },
+
+    /**
+     * `readChanges` runs after the 404 and 403 checks, so an outsider learns nothing from
+     * validation messages and a wrong body never beats a missing permission.
+     */
+    async update(caller: Caller, id: number, readChanges: () => MachineChanges): Promise<Machine> {
+      return store.transaction(async (tx) => {
+        const current = await lockWritable(tx, caller, id);
+        const { machine, events } = planUpdate(current, readChanges(), caller, clock());
+        if (events.length > 0) {
+          await tx.saveMachine(machine);
+          tx.record(events);
+        }
+        return machine;
+      });
+    },
+
+    async remove(caller: Caller, id: number): Promise<void> {
+      await store.transaction(async (tx) => {
+        const machine = await lockWritable(tx, caller, id);
+        await tx.deleteMachine(id);
+        tx.record([{ kind: 'deleted', machineId: machine.id, ownerId: machine.ownerId }]);
+      });
+    },
+
+    /** Applies a finished command's result once, however often the event is delivered. */
+    async applyOperationResult(completion: OperationCompletion): Promise<OperationOutcome> {
+      return store.transaction(async (tx) => {
+        if (!(await tx.markProcessed(completion.consumer, completion.eventId))) return 'duplicate';
+        const current = await tx.lockMachine(completion.machineId);
+        if (!current) return 'machine_gone';
+        const { outcome, change } = planOperationResult(current, completion, clock());
+        if (change) {
+          await tx.saveMachine(change.machine);
+          tx.record(change.events);
+        }
+        return outcome;
+      });
+    },
+
+    /** Straight from the database, so a machine created a moment ago is known at once. */
+    async lookup(id: number): Promise<Machine | undefined> {
+      return store.findMachine(id);
+    },
+  };
+}
+
+export type MachineService = ReturnType<typeof createMachineService>;

@@ -1,0 +1,103 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { createTokenVerifier, remoteKeySource } from '@imm/auth';
+import { type Bus, connectBus, type OutboxRelay, startOutboxRelay } from '@imm/bus';
+import { exitOnConfigError } from '@imm/config';
+import { checkDatabase, type Database, openDatabase } from '@imm/db';
+import { createLogger, type Logger } from '@imm/logging';
+import { closeServer, listen, onShutdown } from '@imm/web';
+import { createApp } from './app';
+import { loadMachinesConfig, type MachinesConfig } from './config';
+import { entities, MACHINES_SCHEMA } from './data/entities';
+import { createMachineStore } from './data/machine-store';
+import { migrations } from './data/migrations/index';
+import { createMachineService, type MachineService } from './domain/machine-service';
+import { serveMachineGet } from './events/machine-get';
+import { startOperationCompletedConsumer } from './events/operation-completed';
+
+export interface RunningMachines {
+  port: number;
+  server: Server;
+  orm: Database;
+  bus: Bus;
+  relay: OutboxRelay;
+  service: MachineService;
+  /** Closes everything in reverse order of opening. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Opens the database (migrating it), the bus, the outbox relay, the consumer and the responder,
+ * then HTTP. Tests run the service in-process through this function.
+ */
+export async function startMachines(config: MachinesConfig, logger: Logger): Promise<RunningMachines> {
+  const orm = await openDatabase({
+    url: config.DATABASE_URL,
+    schema: MACHINES_SCHEMA,
+    entities,
+    migrations,
+    logger,
+    poolMax: config.DB_POOL_MAX,
+  });
+  const closers: (() => Promise<void>)[] = [() => orm.close()];
+  const stop = async () => {
+    for (const close of closers.reverse().splice(0)) {
+      await close().catch((error: unknown) => logger.error({ err: error }, 'shutdown step failed'));
+    }
+  };
+  try {
+    const bus = await connectBus({ url: config.NATS_URL, prefix: config.BUS_PREFIX, name: 'machines', logger });
+    closers.push(() => bus.close());
+    const relay = startOutboxRelay({ orm, bus, logger, intervalMs: config.OUTBOX_INTERVAL_MS });
+    closers.push(() => relay.stop());
+    // Publish right after a commit instead of at the relay's next tick; the tick still catches
+    // whatever this misses (NATS down, a crash between commit and publish).
+    const store = createMachineStore(orm, { onEventsCommitted: () => void relay.flush() });
+    const service = createMachineService(store);
+    const consumer = startOperationCompletedConsumer(bus, service, logger);
+    closers.push(() => consumer.stop());
+    const responder = serveMachineGet(bus, service);
+    closers.push(() => responder.stop());
+
+    const app = createApp({
+      logger,
+      service,
+      verifier: createTokenVerifier(remoteKeySource(config.AUTH_JWKS_URL)),
+      readiness: {
+        database: () => checkDatabase(orm),
+        nats: async () => {
+          if (!bus.isConnected()) throw new Error('NATS is not connected');
+          await bus.nc.flush();
+        },
+      },
+    });
+    const server = await listen(app, config.PORT);
+    closers.push(() => closeServer(server));
+    const port = (server.address() as AddressInfo).port;
+    logger.info({ port }, 'machines service listening');
+    return { port, server, orm, bus, relay, service, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function main(): Promise<void> {
+  let config: MachinesConfig;
+  try {
+    config = loadMachinesConfig();
+  } catch (error) {
+    exitOnConfigError(error);
+  }
+  const logger = createLogger('machines', config.LOG_LEVEL);
+  const running = await startMachines(config, logger);
+  onShutdown(running.stop, logger);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((error: unknown) => {
+    createLogger('machines').fatal({ err: error }, 'machines service failed to start');
+    process.exit(1);
+  });
+}
