@@ -30,6 +30,8 @@ export async function startSystem(overrides: Record<string, string> = {}): Promi
     MACHINES_PORT: machines,
     OPERATIONS_PORT: operations,
     WORKER_PORT: worker,
+    // vitest sets MODE=test in its own environment; the system knows only DEV and RELEASE.
+    MODE: 'DEV',
     LOG_LEVEL: 'info',
     BCRYPT_ROUNDS: '10',
     ...overrides,
