@@ -1,0 +1,5 @@
+import type { MigrationObject } from '@imm/db';
+import { CreateOperations } from './0001-operations';
+
+/** Applied in this order; a name, once released, never changes. */
+export const migrations: MigrationObject[] = [{ name: '0001_operations', class: CreateOperations }];

@@ -1,0 +1,200 @@
+import { OperationResult, type OperationResultValue } from '@imm/contracts';
+import { type Database, type EntityManager, isUniqueViolation } from '@imm/db';
+import { runWithRequestId } from '@imm/logging';
+import type { Command } from '../domain/commands';
+import type { CommandOutcome } from '../domain/drive-command';
+import type { HistoryEntry, HistoryFilter } from '../domain/history';
+import type { OperationStore, ReplayableResponse, StoredIdempotency } from '../domain/operation-service';
+import { recordOperationCompleted, recordOperationRequested } from '../events/operation-events';
+import { IdempotencyRow, type OperationRecord, OperationRow } from './entities';
+
+const ONE_PENDING_PER_MACHINE = 'operation_one_pending_per_machine';
+const IDEMPOTENCY_KEY_PK = 'idempotency_key_pkey';
+
+function toEntry(row: OperationRecord): HistoryEntry {
+  return {
+    id: row.id,
+    requestDatetime: row.requestDatetime,
+    command: row.command as Command,
+    worker: row.worker,
+    machineId: row.machineId,
+    machineOwnerId: row.machineOwnerId,
+    result: row.result as OperationResultValue,
+    createdAt: row.createdAt,
+    finishedAt: row.finishedAt ?? null,
+    message: row.message ?? null,
+    endpoint: row.endpoint ?? null,
+    requestId: row.requestId ?? null,
+  };
+}
+
+function whereOf(filter: HistoryFilter): Record<string, unknown> {
+  const where: Record<string, unknown> = {};
+  if (filter.involvedUserId !== undefined) {
+    where.$or = [{ worker: filter.involvedUserId }, { machineOwnerId: filter.involvedUserId }];
+  }
+  if (filter.machineId !== undefined) where.machineId = filter.machineId;
+  if (filter.command !== undefined) where.command = filter.command;
+  if (filter.result !== undefined) where.result = filter.result;
+  if (filter.since || filter.until) {
+    where.requestDatetime = {
+      ...(filter.since && { $gte: filter.since }),
+      ...(filter.until && { $lte: filter.until }),
+    };
+  }
+  return where;
+}
+
+/** The rows an UPDATE … RETURNING * gave back, as entries. */
+function entriesOf(em: EntityManager, rows: Record<string, unknown>[]): HistoryEntry[] {
+  return rows.map((row) => toEntry(em.map(OperationRow, row) as OperationRecord));
+}
+
+/** The operations schema: history entries, idempotency keys, and the outbox they commit with. */
+export function createOperationRepository(orm: Database) {
+  const fork = () => orm.em.fork();
+
+  async function findIdempotency(userId: number, key: string): Promise<StoredIdempotency | undefined> {
+    const row = await fork().findOne(IdempotencyRow, { userId, key });
+    return row ? { fingerprint: row.fingerprint, response: JSON.parse(row.response) as ReplayableResponse } : undefined;
+  }
+
+  const store: OperationStore = {
+    findIdempotency,
+
+    async newestUnapplied(machineId, afterId) {
+      const row = await fork().findOne(
+        OperationRow,
+        {
+          machineId,
+          result: { $in: [OperationResult.SUCCESS, OperationResult.REMOTEFAILED] },
+          ...(afterId !== null && { id: { $gt: afterId } }),
+        },
+        { orderBy: { id: 'desc' } },
+      );
+      return row ? { command: row.command as Command, result: row.result as OperationResultValue } : undefined;
+    },
+
+    async recordEntry(draft, claim) {
+      try {
+        return await fork().transactional(async (tx) => {
+          // The key first: a concurrent retry with the same key waits here until this commits, then
+          // finds the key taken and replays this response.
+          if (claim) {
+            await tx.insert(IdempotencyRow, {
+              userId: claim.userId,
+              key: claim.key,
+              fingerprint: claim.fingerprint,
+              response: '{}',
+              createdAt: new Date(),
+            });
+          }
+          const createdAt = new Date();
+          const id = (await tx.insert(OperationRow, {
+            ...draft,
+            createdAt,
+            finishedAt: null,
+            message: null,
+          })) as number;
+          const entry: HistoryEntry = { ...draft, id, createdAt, finishedAt: null, message: null };
+          if (entry.result === OperationResult.PENDING) recordOperationRequested(tx, entry);
+          if (claim) {
+            await tx.nativeUpdate(
+              IdempotencyRow,
+              { userId: claim.userId, key: claim.key },
+              { response: JSON.stringify(claim.respond(entry)) },
+            );
+          }
+          return { kind: 'recorded' as const, entry };
+        });
+      } catch (error) {
+        if (isUniqueViolation(error, ONE_PENDING_PER_MACHINE)) return { kind: 'busy' };
+        if (claim && isUniqueViolation(error, IDEMPOTENCY_KEY_PK)) {
+          const stored = await findIdempotency(claim.userId, claim.key);
+          if (stored) return { kind: 'claimed', stored };
+        }
+        throw error;
+      }
+    },
+
+    async findEntry(id) {
+      const row = await fork().findOne(OperationRow, { id });
+      return row ? toEntry(row) : undefined;
+    },
+
+    async recordedOwner(machineId) {
+      const row = await fork().findOne(
+        OperationRow,
+        { machineId },
+        { orderBy: { id: 'desc' }, fields: ['machineOwnerId'] },
+      );
+      return row?.machineOwnerId;
+    },
+
+    countEntries(filter) {
+      return fork().count(OperationRow, whereOf(filter));
+    },
+
+    async listEntries(filter, offset, limit) {
+      const rows = await fork().find(OperationRow, whereOf(filter), { orderBy: { id: 'desc' }, offset, limit });
+      return rows.map(toEntry);
+    },
+  };
+
+  return {
+    ...store,
+
+    /**
+     * Records a command's result, with its completion event, if it is still PENDING: a command
+     * driven twice (a worker that died after the machine answered) is recorded once. Undefined when
+     * it was finished already.
+     */
+    async finish(id: number, outcome: CommandOutcome): Promise<HistoryEntry | undefined> {
+      return fork().transactional(async (tx) => {
+        const rows = await tx.execute(
+          'update operation set result = ?, message = ?, finished_at = now() where id = ? and result = ? returning *',
+          [outcome.result, outcome.message, id, OperationResult.PENDING],
+        );
+        const [entry] = entriesOf(tx, rows);
+        if (entry) recordOperationCompleted(tx, entry);
+        return entry;
+      });
+    },
+
+    /** Ends every command PENDING for longer than `deadlineMs` as INTERNALFAILED. */
+    async expireOverdue(deadlineMs: number): Promise<HistoryEntry[]> {
+      return fork().transactional(async (tx) => {
+        const rows = await tx.execute(
+          `update operation set result = ?, message = ?, finished_at = now()
+           where result = ? and created_at < now() - make_interval(secs => ?) returning *`,
+          [
+            OperationResult.INTERNALFAILED,
+            `not finished within ${Math.round(deadlineMs / 1000)} s of being accepted`,
+            OperationResult.PENDING,
+            deadlineMs / 1000,
+          ],
+        );
+        const entries = entriesOf(tx, rows);
+        for (const entry of entries) runWithRequestId(entry.requestId ?? '', () => recordOperationCompleted(tx, entry));
+        return entries;
+      });
+    },
+
+    /** PENDING commands, oldest first. */
+    async pendingEntries(limit: number): Promise<HistoryEntry[]> {
+      const rows = await fork().find(
+        OperationRow,
+        { result: OperationResult.PENDING },
+        { orderBy: { id: 'asc' }, limit },
+      );
+      return rows.map(toEntry);
+    },
+
+    /** Forgets idempotency keys older than `ttlMs`. */
+    async forgetIdempotencyKeys(ttlMs: number): Promise<number> {
+      return fork().nativeDelete(IdempotencyRow, { createdAt: { $lt: new Date(Date.now() - ttlMs) } });
+    },
+  };
+}
+
+export type OperationRepository = ReturnType<typeof createOperationRepository>;

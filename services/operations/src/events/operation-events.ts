@@ -1,0 +1,35 @@
+import { recordEvent } from '@imm/bus';
+import type { EventData } from '@imm/contracts';
+import type { EntityManager } from '@imm/db';
+import type { HistoryEntry } from '../domain/history';
+
+/**
+ * What this service publishes, through the outbox of the transaction that made the change:
+ * `operations.operation.requested` when a command is accepted (PENDING) and
+ * `operations.operation.completed` when it ends (SUCCESS, REMOTEFAILED, INTERNALFAILED). Refused
+ * commands (PERMISSIONDENIED, INVALIDCOMMAND) are audit entries only: nothing happened to a machine.
+ */
+function requestedData(entry: HistoryEntry): EventData<'operations.operation.requested'> {
+  return {
+    operation_id: entry.id,
+    machine_id: entry.machineId,
+    machine_owner_id: entry.machineOwnerId,
+    command: entry.command,
+    worker: entry.worker,
+    request_datetime: entry.requestDatetime.toISOString(),
+  };
+}
+
+export function recordOperationRequested(em: EntityManager, entry: HistoryEntry): void {
+  recordEvent(em, 'operations.operation.requested', requestedData(entry));
+}
+
+export function recordOperationCompleted(em: EntityManager, entry: HistoryEntry): void {
+  if (!entry.finishedAt) throw new Error(`operation ${entry.id} is not finished`);
+  recordEvent(em, 'operations.operation.completed', {
+    ...requestedData(entry),
+    result: entry.result,
+    message: entry.message,
+    finished_at: entry.finishedAt.toISOString(),
+  });
+}

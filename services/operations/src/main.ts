@@ -1,0 +1,115 @@
+import { realpathSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { createTokenVerifier, remoteKeySource } from '@imm/auth';
+import { connectBus, OutboxMessage, ProcessedEvent } from '@imm/bus';
+import { exitOnConfigError } from '@imm/config';
+import { checkDatabase, openDatabase } from '@imm/db';
+import { createLogger } from '@imm/logging';
+import { closeServer, listen, onShutdown } from '@imm/web';
+import { createApp } from './app';
+import { closerStack } from './closers';
+import { type ApiConfig, loadApiConfig } from './config';
+import { entities, SCHEMA } from './data/entities';
+import { migrations } from './data/migrations';
+import { createOperationRepository } from './data/operation-repository';
+import { createOperationService } from './domain/operation-service';
+import { busMachineDirectory } from './events/machine-directory';
+import { startOutbox } from './events/outbox';
+import {
+  checkRedis,
+  closeRedis,
+  connectRedis,
+  createJobSubmitter,
+  createOperationQueue,
+} from './queue/operation-queue';
+
+export interface RunningOperationsApi {
+  server: Server;
+  /** The port bound (useful with PORT=0). */
+  port: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * The API process: accepts commands (recorded, then queued) and serves history. Opens everything in
+ * order; `stop` closes it in reverse. Tests start it in-process through this too.
+ */
+export async function startOperationsApi(
+  config: ApiConfig,
+  logger = createLogger('operations', config.LOG_LEVEL),
+): Promise<RunningOperationsApi> {
+  const closers = closerStack(logger);
+  try {
+    const orm = await openDatabase({
+      url: config.DATABASE_URL,
+      schema: SCHEMA,
+      entities: [...entities, OutboxMessage, ProcessedEvent],
+      migrations,
+      logger,
+    });
+    closers.push(() => orm.close());
+
+    const redis = connectRedis(config.REDIS_URL, logger, 'fail-fast');
+    closers.push(() => closeRedis(redis));
+    const queue = createOperationQueue(redis, config.REDIS_PREFIX, logger);
+    closers.push(() => queue.close());
+
+    const bus = await connectBus({ url: config.NATS_URL, prefix: config.BUS_PREFIX, name: 'operations', logger });
+    closers.push(() => bus.close());
+    const outbox = startOutbox(orm, bus, logger);
+    closers.push(() => outbox.stop());
+
+    const repository = createOperationRepository(orm);
+    const submitter = createJobSubmitter(queue, logger, config.QUEUE_ADD_TIMEOUT_MS);
+    const service = createOperationService({
+      store: repository,
+      machines: busMachineDirectory(bus, config.MACHINES_REQUEST_TIMEOUT_MS),
+      jobs: submitter,
+      eventsRecorded: outbox.nudge,
+    });
+
+    const app = createApp({
+      logger,
+      service,
+      verifier: createTokenVerifier(remoteKeySource(config.AUTH_JWKS_URL)),
+      readiness: {
+        database: () => checkDatabase(orm),
+        redis: () => checkRedis(redis),
+        nats: async () => {
+          if (!bus.isConnected()) throw new Error('nats disconnected');
+          await bus.nc.flush();
+        },
+      },
+    });
+    const server = await listen(app, config.PORT);
+    closers.push(() => closeServer(server));
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : config.PORT;
+    logger.info({ port }, 'operations API listening');
+    return { server, port, stop: closers.closeAll };
+  } catch (error) {
+    await closers.closeAll();
+    throw error;
+  }
+}
+
+async function main(): Promise<void> {
+  let config: ApiConfig;
+  try {
+    config = loadApiConfig();
+  } catch (error) {
+    exitOnConfigError(error);
+  }
+  const logger = createLogger('operations', config.LOG_LEVEL);
+  try {
+    const api = await startOperationsApi(config, logger);
+    onShutdown(api.stop, logger);
+  } catch (error) {
+    logger.fatal({ err: error }, 'operations API failed to start');
+    process.exit(1);
+  }
+}
+
+const entry = process.argv[1];
+if (entry && realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url))) void main();

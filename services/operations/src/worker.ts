@@ -1,0 +1,151 @@
+import { realpathSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { connectBus, OutboxMessage, ProcessedEvent } from '@imm/bus';
+import { exitOnConfigError } from '@imm/config';
+import { checkDatabase, openDatabase } from '@imm/db';
+import { createLogger } from '@imm/logging';
+import { closeServer, createHttpApp, listen, onShutdown } from '@imm/web';
+import { closerStack } from './closers';
+import { loadWorkerConfig, type WorkerConfig } from './config';
+import { entities, SCHEMA } from './data/entities';
+import { migrations } from './data/migrations';
+import { createOperationRepository } from './data/operation-repository';
+import { createDriverRegistry, driverFactories, networkPolicy } from './drivers';
+import { startOutbox } from './events/outbox';
+import {
+  checkRedis,
+  closeRedis,
+  connectRedis,
+  createJobSubmitter,
+  createOperationQueue,
+} from './queue/operation-queue';
+import { type OperationWorker, startOperationWorker } from './queue/operation-worker';
+import { startSweeper } from './queue/sweeper';
+
+export interface RunningOperationsWorker {
+  /** The health server (GET /healthz, /readyz). */
+  server: Server;
+  port: number;
+  worker: OperationWorker;
+  stop(): Promise<void>;
+}
+
+/**
+ * The worker process: drives queued commands through their machines' drivers, records results with
+ * their completion events, publishes its outbox, and sweeps for commands without a job or past
+ * their deadline. Serves only /healthz and /readyz.
+ */
+export async function startOperationsWorker(
+  config: WorkerConfig,
+  logger = createLogger('operations-worker', config.LOG_LEVEL),
+): Promise<RunningOperationsWorker> {
+  const closers = closerStack(logger);
+  try {
+    const orm = await openDatabase({
+      url: config.DATABASE_URL,
+      schema: SCHEMA,
+      entities: [...entities, OutboxMessage, ProcessedEvent],
+      migrations,
+      logger,
+    });
+    closers.push(() => orm.close());
+
+    const bus = await connectBus({
+      url: config.NATS_URL,
+      prefix: config.BUS_PREFIX,
+      name: 'operations-worker',
+      logger,
+    });
+    closers.push(() => bus.close());
+    const outbox = startOutbox(orm, bus, logger);
+    closers.push(() => outbox.stop());
+
+    // The sweeper's queue fails fast while Redis is away; the worker's connection waits for it.
+    const queueRedis = connectRedis(config.REDIS_URL, logger, 'fail-fast');
+    closers.push(() => closeRedis(queueRedis));
+    const queue = createOperationQueue(queueRedis, config.REDIS_PREFIX, logger);
+    closers.push(() => queue.close());
+    const workerRedis = connectRedis(config.REDIS_URL, logger, 'blocking');
+    closers.push(() => closeRedis(workerRedis));
+
+    const repository = createOperationRepository(orm);
+    const policy = networkPolicy(config.MACHINE_NETWORKS);
+    if (policy.networks.length === 0) logger.warn('MACHINE_NETWORKS is empty: the worker may connect to any host');
+    const drivers = createDriverRegistry(driverFactories, {
+      policy,
+      sim: { latencyMs: config.SIM_LATENCY_MS, failRate: config.SIM_FAIL_RATE },
+    });
+    const worker = startOperationWorker({
+      connection: workerRedis,
+      prefix: config.REDIS_PREFIX,
+      concurrency: config.WORKER_CONCURRENCY,
+      lockMs: config.JOB_LOCK_MS,
+      repository,
+      drivers,
+      policy: {
+        attempts: config.DRIVER_ATTEMPTS,
+        timeoutMs: config.DRIVER_TIMEOUT_MS,
+        backoffMs: config.DRIVER_BACKOFF_MS,
+      },
+      deadlineMs: config.OPERATION_DEADLINE_MS,
+      logger,
+      onFinished: outbox.nudge,
+    });
+    closers.push(() => worker.stop(config.WORKER_SHUTDOWN_MS));
+
+    const sweeper = startSweeper({
+      repository,
+      submitter: createJobSubmitter(queue, logger, 2000),
+      intervalMs: config.SWEEP_INTERVAL_MS,
+      deadlineMs: config.OPERATION_DEADLINE_MS,
+      idempotencyTtlMs: config.IDEMPOTENCY_TTL_HOURS * 3600_000,
+      logger,
+      onExpired: outbox.nudge,
+    });
+    closers.push(() => sweeper.stop());
+
+    const app = createHttpApp({
+      logger,
+      readiness: {
+        database: () => checkDatabase(orm),
+        redis: () => checkRedis(queueRedis),
+        nats: async () => {
+          if (!bus.isConnected()) throw new Error('nats disconnected');
+          await bus.nc.flush();
+        },
+      },
+      mount: () => {},
+    });
+    const server = await listen(app, config.PORT);
+    closers.push(() => closeServer(server));
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : config.PORT;
+    logger.info({ port, concurrency: config.WORKER_CONCURRENCY }, 'operations worker running');
+    return { server, port, worker, stop: closers.closeAll };
+  } catch (error) {
+    await closers.closeAll();
+    throw error;
+  }
+}
+
+async function main(): Promise<void> {
+  let config: WorkerConfig;
+  try {
+    config = loadWorkerConfig();
+  } catch (error) {
+    exitOnConfigError(error);
+  }
+  const logger = createLogger('operations-worker', config.LOG_LEVEL);
+  try {
+    const worker = await startOperationsWorker(config, logger);
+    // Running commands get WORKER_SHUTDOWN_MS; the rest of the shutdown a few seconds more.
+    onShutdown(worker.stop, logger, config.WORKER_SHUTDOWN_MS + 10_000);
+  } catch (error) {
+    logger.fatal({ err: error }, 'operations worker failed to start');
+    process.exit(1);
+  }
+}
+
+const entry = process.argv[1];
+if (entry && realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url))) void main();

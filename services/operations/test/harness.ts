@@ -1,0 +1,364 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { generateKeyPairSync, type KeyObject, randomUUID, sign } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { type Bus, connectBus, serveRequests, startConsumer } from '@imm/bus';
+import type { EventEnvelope, EventData, MachineStatusValue } from '@imm/contracts';
+import { createLogger } from '@imm/logging';
+import { dropTestDatabase, freePort, testInfrastructure, waitFor } from '@imm/testing';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { type ApiConfig, loadApiConfig, loadWorkerConfig, type WorkerConfig } from '../src/config';
+import { type RunningOperationsApi, startOperationsApi } from '../src/main';
+import { type RunningOperationsWorker, startOperationsWorker } from '../src/worker';
+
+export const repoRoot = fileURLToPath(new URL('../../..', import.meta.url));
+export const silent = createLogger('operations-test', process.env.TEST_LOG_LEVEL ?? 'silent');
+
+// ---- tokens ----------------------------------------------------------------------------------
+
+/** An ES256 key of the test's own, published as a JWKS by a tiny HTTP server (AUTH_JWKS_URL). */
+export interface TestIssuer {
+  jwksUrl: string;
+  token(user: { id: number; superuser?: boolean; type?: 'access' | 'refresh'; expiresIn?: number }): string;
+  close(): Promise<void>;
+}
+
+const b64 = (value: object | Buffer) =>
+  (Buffer.isBuffer(value) ? value : Buffer.from(JSON.stringify(value))).toString('base64url');
+
+export async function startIssuer(): Promise<TestIssuer> {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const kid = randomUUID();
+  const jwk = { ...publicKey.export({ format: 'jwk' }), kid, alg: 'ES256', use: 'sig' };
+  const server = createServer((_req, res) => {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ keys: [jwk] }));
+  });
+  const port = await listenOn(server);
+  return {
+    jwksUrl: `http://127.0.0.1:${port}/jwks.json`,
+    token: ({ id, superuser = false, type = 'access', expiresIn = 600 }) =>
+      signEs256(privateKey, kid, {
+        token_type: type,
+        exp: Math.floor(Date.now() / 1000) + expiresIn,
+        iat: Math.floor(Date.now() / 1000),
+        jti: randomUUID(),
+        user_id: id,
+        username: `user${id}`,
+        is_staff: superuser,
+        is_superuser: superuser,
+      }),
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+function signEs256(key: KeyObject, kid: string, claims: object): string {
+  const input = `${b64({ alg: 'ES256', typ: 'JWT', kid })}.${b64(claims)}`;
+  const signature = sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' });
+  return `${input}.${b64(signature)}`;
+}
+
+export function listenOn(server: Server, port = 0): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      const address = server.address();
+      resolve(typeof address === 'object' && address ? address.port : 0);
+    });
+  });
+}
+
+// ---- the machines service, as far as operations sees it --------------------------------------
+
+export interface StandInMachine {
+  id: number;
+  owner_id: number;
+  status: MachineStatusValue;
+  endpoint: string | null;
+  last_operation_id: number | null;
+}
+
+type Completion = EventEnvelope<EventData<'operations.operation.completed'>>;
+
+/**
+ * Answers `machines.machine.get` from a map the test controls and, like the machines service,
+ * turns completion events into machine status. Records every completion event it receives.
+ */
+export interface MachinesStandIn {
+  bus: Bus;
+  machines: Map<number, StandInMachine>;
+  completions: Completion[];
+  requested: EventEnvelope<EventData<'operations.operation.requested'>>[];
+  add(machine: Partial<StandInMachine> & { id: number; owner_id: number }): StandInMachine;
+  /** Stop answering (the machines service is down) or answer again. */
+  setAnswering(answering: boolean): void;
+  stop(): Promise<void>;
+}
+
+export async function startMachinesStandIn(natsUrl: string, prefix: string): Promise<MachinesStandIn> {
+  const bus = await connectBus({ url: natsUrl, prefix, name: 'machines-stand-in', logger: silent });
+  const machines = new Map<number, StandInMachine>();
+  const completions: Completion[] = [];
+  const requested: MachinesStandIn['requested'] = [];
+  let answering = true;
+  // Requests held while not answering; released (too late for the asker) when answering again.
+  const held: (() => void)[] = [];
+  const release = () => {
+    for (const resume of held.splice(0)) resume();
+  };
+  const server = serveRequests(bus, 'machines.machine.get', async ({ machine_id }) => {
+    if (!answering) await new Promise<void>((resolve) => held.push(resolve));
+    const machine = machines.get(machine_id);
+    return machine ? { found: true, machine: { ...machine } } : { found: false };
+  });
+  const consumer = startConsumer(bus, {
+    durable: 'stand-in-completed',
+    types: ['operations.operation.completed'],
+    handle: async (event) => {
+      completions.push(event);
+      const data = event.data;
+      const machine = machines.get(data.machine_id);
+      if (!machine) return;
+      const status = data.result === 1 ? (data.command === 'START' ? 4 : 2) : data.result === 2 ? 5 : undefined;
+      if (status !== undefined) machine.status = status;
+      machine.last_operation_id = Math.max(machine.last_operation_id ?? 0, data.operation_id);
+    },
+  });
+  const requestedConsumer = startConsumer(bus, {
+    durable: 'stand-in-requested',
+    types: ['operations.operation.requested'],
+    handle: async (event) => {
+      requested.push(event);
+    },
+  });
+  return {
+    bus,
+    machines,
+    completions,
+    requested,
+    add(machine) {
+      const full: StandInMachine = { status: 2, endpoint: null, last_operation_id: null, ...machine };
+      machines.set(full.id, full);
+      return full;
+    },
+    setAnswering(value) {
+      answering = value;
+      if (value) release();
+    },
+    async stop() {
+      release();
+      await consumer.stop();
+      await requestedConsumer.stop();
+      await server.stop();
+      await bus.close();
+    },
+  };
+}
+
+// ---- the service under test ------------------------------------------------------------------
+
+export interface TestEnv {
+  DATABASE_URL: string;
+  BUS_PREFIX: string;
+  REDIS_PREFIX: string;
+  NATS_URL: string;
+  REDIS_URL: string;
+  AUTH_JWKS_URL: string;
+}
+
+/** Settings of the service under test: fast timings so failures show in seconds, not minutes. */
+export function serviceEnv(base: TestEnv, overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    ...base,
+    MODE: 'DEV',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    PORT: '0',
+    SIM_LATENCY_MS: '20',
+    DRIVER_TIMEOUT_MS: '1000',
+    DRIVER_ATTEMPTS: '3',
+    DRIVER_BACKOFF_MS: '50',
+    SWEEP_INTERVAL_MS: '500',
+    JOB_LOCK_MS: '2000',
+    WORKER_SHUTDOWN_MS: '5000',
+    MACHINES_REQUEST_TIMEOUT_MS: '1000',
+    ...overrides,
+  };
+}
+
+export function apiConfig(env: Record<string, string>): ApiConfig {
+  return loadApiConfig(env);
+}
+
+export function workerConfig(env: Record<string, string>): WorkerConfig {
+  return loadWorkerConfig(env);
+}
+
+export async function startApi(env: Record<string, string>): Promise<RunningOperationsApi> {
+  return startOperationsApi(apiConfig(env), silent);
+}
+
+export async function startWorker(env: Record<string, string>): Promise<RunningOperationsWorker> {
+  return startOperationsWorker(workerConfig(env), silent);
+}
+
+/** The worker as its own process, as `npm start` runs it, for tests that kill it. */
+export interface WorkerProcess {
+  child: ChildProcess;
+  output(): string;
+  exited: Promise<number | null>;
+  /** Resolves once the health server answers /readyz with 200. */
+  ready(): Promise<void>;
+}
+
+export async function spawnWorker(env: Record<string, string>): Promise<WorkerProcess> {
+  const port = await freePort();
+  const child = spawn(`${repoRoot}node_modules/.bin/tsx`, ['services/operations/src/worker.ts'], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env, PORT: String(port), LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const append = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-200_000);
+  };
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    output: () => output,
+    exited,
+    async ready() {
+      await waitFor(
+        async () => {
+          if (child.exitCode !== null) throw new Error(`worker exited: ${output.slice(-4000)}`);
+          const response = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
+          return response?.status === 200;
+        },
+        { timeoutMs: 60_000, intervalMs: 100 },
+      );
+    },
+  };
+}
+
+// ---- HTTP ------------------------------------------------------------------------------------
+
+export interface Reply {
+  status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read replies loosely and assert on them
+  body: any;
+  headers: Headers;
+}
+
+export function client(baseUrl: string) {
+  return async function call(
+    method: string,
+    path: string,
+    options: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+  ): Promise<Reply> {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    const response = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+    });
+    const text = await response.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {}
+    return { status: response.status, body, headers: response.headers };
+  };
+}
+
+// ---- inspection and cleanup ------------------------------------------------------------------
+
+export async function query<T = Record<string, unknown>>(
+  url: string,
+  sql: string,
+  params: unknown[] = [],
+): Promise<T[]> {
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  try {
+    return (await db.query(sql, params)).rows as T[];
+  } finally {
+    await db.end();
+  }
+}
+
+/** Deletes what a test left in the shared servers: its database, streams and Redis keys. */
+export async function cleanUp(env: TestEnv): Promise<void> {
+  await dropTestDatabase(env.DATABASE_URL).catch(() => {});
+  const redis = new Redis(env.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    const keys = await redis.keys(`${env.REDIS_PREFIX}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+  } catch {
+    // a Redis of the test's own that is gone already
+  } finally {
+    redis.disconnect();
+  }
+  try {
+    const bus = await connectBus({ url: env.NATS_URL, prefix: env.BUS_PREFIX, name: 'cleanup', logger: silent });
+    for await (const stream of bus.jsm.streams.list()) {
+      if (stream.config.name.startsWith(`${env.BUS_PREFIX.toUpperCase()}_`))
+        await bus.jsm.streams.delete(stream.config.name);
+    }
+    await bus.close();
+  } catch {
+    // a NATS of the test's own that is gone already
+  }
+}
+
+export function baseEnv(tag: string, jwksUrl: string, overrides: Partial<TestEnv> = {}): TestEnv {
+  return {
+    ...testInfrastructure(tag),
+    NATS_URL: 'nats://127.0.0.1:4222',
+    REDIS_URL: 'redis://127.0.0.1:6379',
+    AUTH_JWKS_URL: jwksUrl,
+    ...overrides,
+  };
+}
+
+/** A redis-server of the test's own, on a free port, that the test may stop and start again. */
+export async function startRedisServer(): Promise<{ url: string; stop(): Promise<void>; start(): Promise<void> }> {
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+  async function start() {
+    const proc = spawn(
+      'redis-server',
+      ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'],
+      {
+        stdio: 'ignore',
+      },
+    );
+    child = proc;
+    await waitFor(async () => {
+      if (proc.exitCode !== null) throw new Error('redis-server exited');
+      const probe = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      probe.on('error', () => {});
+      try {
+        await probe.connect();
+        return (await probe.ping()) === 'PONG';
+      } finally {
+        probe.disconnect();
+      }
+    });
+  }
+  async function stop() {
+    const proc = child;
+    if (!proc || proc.exitCode !== null) return;
+    const exited = new Promise((resolve) => proc.once('exit', resolve));
+    proc.kill('SIGKILL');
+    await exited;
+    child = undefined;
+  }
+  process.once('exit', () => child?.kill('SIGKILL'));
+  await start();
+  return { url: `redis://127.0.0.1:${port}`, start, stop };
+}
