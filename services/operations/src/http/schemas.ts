@@ -94,11 +94,9 @@ export const historyQuerySchema = z.object({
   since: datetime
     .optional()
     .meta({ description: 'Only entries asked for at or after this ISO 8601 datetime (a date means its midnight UTC)' }),
-  until: datetime
-    .optional()
-    .meta({
-      description: 'Only entries asked for at or before this ISO 8601 datetime (a date means its midnight UTC)',
-    }),
+  until: datetime.optional().meta({
+    description: 'Only entries asked for at or before this ISO 8601 datetime (a date means its midnight UTC)',
+  }),
 });
 
 /** The machine's own history has no machine_id filter: the path names the machine. */
