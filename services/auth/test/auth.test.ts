@@ -1,4 +1,5 @@
 import { createTokenVerifier, remoteKeySource } from '@imm/auth';
+import { Validator } from '@seriousme/openapi-schema-validator';
 import { connectBus, startConsumer } from '@imm/bus';
 import type { EventEnvelope } from '@imm/contracts';
 import { createLogger } from '@imm/logging';
@@ -140,6 +141,8 @@ describe('sign-up and sign-in', () => {
       body: newUser('longpw', { password: '가'.repeat(25) }),
     });
     expect(long.body.message).toEqual({ password: ['This password is too long. It must contain at most 72 bytes.'] });
+    const blank = await service.call('POST', '/api/sign-up/', { body: newUser('blankpw', { password: '' }) });
+    expect(blank.body.message).toEqual({ password: ['This field may not be blank.'] });
     const missing = await service.call('POST', '/api/sign-up/', { body: {} });
     expect(Object.keys(missing.body.message).sort()).toEqual([
       'email',
@@ -157,8 +160,12 @@ describe('sign-up and sign-in', () => {
       'select last_login from auth.users where id = $1',
       [user.id],
     );
-    for (const path of ['/api/sign-in/', '/api/log-in/']) {
-      const response = await signIn('bob', 'pw-bob-secret', path);
+    // Full-width letters name the same account, as Django normalizes usernames to NFKC.
+    for (const [path, name] of [
+      ['/api/sign-in/', 'bob'],
+      ['/api/log-in/', 'ｂｏｂ'],
+    ] as const) {
+      const response = await signIn(name, 'pw-bob-secret', path);
       expect(response.status).toBe(200);
       expect(response.body.result.user.username).toBe('bob');
       expect(Object.keys(response.body.result.token).sort()).toEqual(['access', 'refresh']);
@@ -429,6 +436,9 @@ describe('the service', () => {
     expect(ready.body).toEqual({ status: 1, result: { database: 'ok', redis: 'ok', nats: 'ok' } });
     const openapi = await service.call('GET', '/openapi.json');
     expect(openapi.body.openapi).toBe('3.1.0');
+    const validation = await new Validator().validate(openapi.body);
+    expect(validation.errors ?? []).toEqual([]);
+    expect(validation.valid).toBe(true);
     expect(Object.keys(openapi.body.paths).sort()).toEqual([
       '/api/auth/jwks.json',
       '/api/log-in/',

@@ -1,3 +1,4 @@
+import { createHash, pbkdf2Sync } from 'node:crypto';
 import bcrypt from 'bcrypt';
 import { describe, expect, it } from 'vitest';
 import { passwordProblems } from '../src/domain/password-policy';
@@ -40,6 +41,16 @@ describe('password hashing', () => {
     const encoded = djangoHash('django-era password');
     expect(await hasher.verify('django-era password', encoded)).toEqual({ ok: true, needsRehash: true });
     expect(await hasher.verify('wrong password', encoded)).toEqual({ ok: false, needsRehash: false });
+  });
+
+  it("verifies Django's older pbkdf2_sha1 and bcrypt_sha256 hashes too", async () => {
+    const sha1 = `pbkdf2_sha1$1000$salt$${pbkdf2Sync('old one', 'salt', 1000, 20, 'sha1').toString('base64')}`;
+    expect(await hasher.verify('old one', sha1)).toEqual({ ok: true, needsRehash: true });
+    expect((await hasher.verify('old two', sha1)).ok).toBe(false);
+    const prehashed = createHash('sha256').update('bcrypt era').digest('hex');
+    const bcryptSha256 = `bcrypt_sha256$${await bcrypt.hash(prehashed, 10)}`;
+    expect(await hasher.verify('bcrypt era', bcryptSha256)).toEqual({ ok: true, needsRehash: true });
+    expect((await hasher.verify('bcrypt error', bcryptSha256)).ok).toBe(false);
   });
 
   it('keeps a Django hash of a password longer than 72 bytes rather than truncate it into bcrypt', async () => {

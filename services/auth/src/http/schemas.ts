@@ -25,6 +25,7 @@ export const signUpBody = z
   })
   .superRefine(
     (body, ctx) => {
+      if (body.password === '') return; // reported as blank already
       const username = typeof body.username === 'string' ? body.username : undefined;
       for (const problem of passwordProblems(body.password, username)) {
         ctx.addIssue({ code: 'custom', path: ['password'], message: problem });
@@ -39,7 +40,13 @@ export const signUpBody = z
   });
 export type SignUpBody = z.infer<typeof signUpBody>;
 
-export const signInBody = z.object({ username: z.string().min(1), password: z.string().min(1) }).meta({ id: 'SignIn' });
+export const signInBody = z
+  .object({
+    // Stored usernames are NFKC (sign-up and Django both normalize), so the typed one is too.
+    username: z.string().min(1).transform(normalizeUsername),
+    password: z.string().min(1),
+  })
+  .meta({ id: 'SignIn' });
 
 export const refreshBody = z
   .object({
