@@ -1,0 +1,51 @@
+import { randomUUID } from 'node:crypto';
+import { type EventData, type EventEnvelope, type EventType, events } from '@imm/contracts';
+import type { EntityManager } from '@imm/db';
+import { currentRequestId } from '@imm/logging';
+import { OutboxMessage, ProcessedEvent } from './outbox-entities';
+
+/** A new envelope for `data`, carrying the request id of the request that caused it. */
+export function createEnvelope<T extends EventType>(type: T, data: EventData<T>): EventEnvelope<EventData<T>> {
+  const requestId = currentRequestId();
+  return {
+    id: randomUUID(),
+    type,
+    occurred_at: new Date().toISOString(),
+    ...(requestId ? { request_id: requestId } : {}),
+    // Checked here, where the bug is, rather than by every consumer.
+    data: events[type].parse(data) as EventData<T>,
+  };
+}
+
+/**
+ * Records an event in the outbox through `em`; the caller's transaction (`em.transactional`, or
+ * the next flush) commits it together with the change, or neither. The relay publishes it.
+ */
+export function recordEvent<T extends EventType>(em: EntityManager, type: T, data: EventData<T>): EventEnvelope {
+  const envelope = createEnvelope(type, data);
+  em.persist(
+    em.create(OutboxMessage, {
+      id: envelope.id,
+      type,
+      payload: envelope,
+      createdAt: new Date(envelope.occurred_at),
+      publishedAt: null,
+    }),
+  );
+  return envelope;
+}
+
+/**
+ * Marks an event as handled by `consumer`, inside the handler's transaction. False when it was
+ * handled before (a redelivery): the handler then does nothing. A concurrent duplicate waits on
+ * the row lock and gets false once the first commits.
+ */
+export async function markProcessed(em: EntityManager, consumer: string, eventId: string): Promise<boolean> {
+  const result = await em
+    .createQueryBuilder(ProcessedEvent)
+    .insert({ consumer, eventId, processedAt: new Date() })
+    .onConflict(['consumer', 'eventId'])
+    .ignore()
+    .execute('run');
+  return result.affectedRows > 0;
+}

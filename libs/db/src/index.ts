@@ -1,0 +1,12 @@
+export { checkDatabase, type Database, type DatabaseOptions, MIGRATIONS_TABLE, openDatabase } from './open-database';
+export { dropDatabase, ensureDatabaseExists } from './database-admin';
+export { isConnectionError, isUniqueViolation } from './errors';
+export { Migration } from '@mikro-orm/migrations';
+export type { MigrationObject } from '@mikro-orm/core';
+export {
+  defineEntity,
+  EntitySchema,
+  type EntityManager,
+  type PostgreSqlDriver,
+  type InferEntity,
+} from '@mikro-orm/postgresql';

@@ -1,0 +1,5 @@
+export { dropTestDatabase, type TestInfrastructure, testInfrastructure } from './infrastructure';
+export { type NatsServerHandle, startNatsServer } from './nats-server';
+export { uniqueName } from './names';
+export { freePort, type WaitForOptions, waitFor } from './wait-for';
+export { type RunningSystem, startSystem } from './system';
