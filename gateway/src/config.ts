@@ -35,9 +35,11 @@ const originList = () =>
   });
 
 /** Express `trust proxy`: true/false, a hop count, or a list of addresses and names. */
+// The gateway is the edge: by default it believes X-Forwarded-For only from a proxy on its own
+// host, so a client on the plant network cannot pick the address it is rate-limited under.
 const trustProxy = z
   .string()
-  .default('loopback, linklocal, uniquelocal')
+  .default('loopback')
   .transform((value): string | number | boolean => {
     if (value === 'true') return true;
     if (value === 'false') return false;

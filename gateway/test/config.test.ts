@@ -17,7 +17,7 @@ describe('gateway configuration', () => {
       RATE_LIMIT_PER_MINUTE: 600,
       CORS_ORIGINS: [],
       ALLOWED_HOSTS: [],
-      TRUST_PROXY: 'loopback, linklocal, uniquelocal',
+      TRUST_PROXY: 'loopback',
       REDIS_PREFIX: 'imm',
     });
   });
