@@ -1,12 +1,17 @@
 import { generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { dropTestDatabase, testInfrastructure } from '@imm/testing';
+import { type Bus, connectBus, streamNameOf } from '@imm/bus';
+import type { EventEnvelope } from '@imm/contracts';
 import { createLogger } from '@imm/logging';
+import { dropTestDatabase, testInfrastructure } from '@imm/testing';
 import jwt from 'jsonwebtoken';
 import pg from 'pg';
 import { loadMachinesConfig } from '../src/config';
 import { type RunningMachines, startMachines } from '../src/main';
+
+// biome-ignore lint/suspicious/noExplicitAny: JSON bodies and events; the tests' expectations check their shape
+export type Json = any;
 
 export interface TestUser {
   id: number;
@@ -63,6 +68,12 @@ export interface Harness {
   busPrefix: string;
   /** Runs SQL against the test database. */
   sql<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
+  /** Every event recorded in the outbox, oldest first. */
+  outbox(): Promise<EventEnvelope<Json>[]>;
+  /** A bus connection of the test's own (same prefix), to publish other services' events and ask requests. */
+  bus: Bus;
+  /** Every event stored in the machines stream on NATS, oldest first. */
+  published(): Promise<EventEnvelope<Json>[]>;
   close(): Promise<void>;
 }
 
@@ -84,7 +95,10 @@ export async function startHarness(tag = 'machines', extraEnv: Record<string, st
   const logger = createLogger('machines-test', process.env.TEST_LOG_LEVEL ?? 'silent');
   const machines = await startMachines(config, logger);
   const pool = new pg.Pool({ connectionString: infra.DATABASE_URL, max: 2 });
+  const bus = await connectBus({ url: config.NATS_URL, prefix: infra.BUS_PREFIX, name: 'machines-test', logger });
+  const stream = streamNameOf(infra.BUS_PREFIX, 'machines');
   return {
+    bus,
     machines,
     base: `http://127.0.0.1:${machines.port}`,
     issuer,
@@ -93,8 +107,22 @@ export async function startHarness(tag = 'machines', extraEnv: Record<string, st
     async sql<T>(text: string, params: unknown[] = []) {
       return (await pool.query(text, params)).rows as T[];
     },
+    async outbox() {
+      const rows = await pool.query('select payload from machines.outbox_message order by seq');
+      return rows.rows.map((row) => row.payload);
+    },
+    async published() {
+      const info = await bus.jsm.streams.info(stream);
+      const found: EventEnvelope<Json>[] = [];
+      for (let seq = info.state.first_seq; info.state.messages > 0 && seq <= info.state.last_seq; seq++) {
+        const msg = await bus.jsm.streams.getMessage(stream, { seq }).catch(() => null);
+        if (msg) found.push(JSON.parse(new TextDecoder().decode(msg.data)));
+      }
+      return found;
+    },
     async close() {
       await machines.stop();
+      await bus.close();
       await pool.end();
       await issuer.close();
       await dropTestDatabase(infra.DATABASE_URL);
@@ -117,14 +145,14 @@ async function cleanupStreams(url: string, prefix: string): Promise<void> {
   }
 }
 
-export interface ApiResponse<T = any> {
+export interface ApiResponse<T = Json> {
   status: number;
   headers: Headers;
   body: T;
 }
 
 /** One API call; `token` undefined means anonymous. */
-export async function call<T = any>(
+export async function call<T = Json>(
   base: string,
   method: string,
   path: string,

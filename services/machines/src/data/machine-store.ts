@@ -58,8 +58,9 @@ function whereOf(filter: MachineFilter): { sql: string; params: unknown[] } {
   }
   if (filter.search !== undefined) {
     const pattern = `%${escapeLike(filter.search)}%`;
-    // Backslash is ILIKE's default escape character; the trigram indexes serve both sides of the OR.
-    clauses.push('(name ilike ? or location ilike ?)');
+    // Backslash is LIKE's default escape character; the trigram indexes on lower(name) and
+    // lower(location) serve both sides of the OR.
+    clauses.push('(lower(name) like lower(?) or lower(location) like lower(?))');
     params.push(pattern, pattern);
   }
   return { sql: clauses.length > 0 ? `where ${clauses.join(' and ')}` : '', params };

@@ -75,7 +75,7 @@ const fields = {
         'How the worker reaches the machine: `sim://…` (simulated), `http(s)://…` (remote protocol); null or "" for none (simulated)',
     }),
   owner_id: z
-    .int()
+    .int({ error: (issue) => nullNotAllowed(issue) ?? (issue.code === 'invalid_type' ? 'invalid_integer' : undefined) })
     .min(1)
     .max(MAX_ID)
     .meta({ description: 'Owner (user id). Only a superuser may set it; ignored for everyone else.' }),

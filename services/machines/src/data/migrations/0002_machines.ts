@@ -47,8 +47,9 @@ export class Machines extends Migration {
     this.addSql(`create trigger machine_count_truncate after truncate on machine
       for each statement execute function machine_count_track()`);
 
-    // Trigram indexes make ?search= (ILIKE '%…%') an index lookup. pg_trgm ships with Postgres
-    // contrib and is a trusted extension; where it cannot be created, search still works by scanning.
+    // Trigram indexes make ?search= (lower(x) LIKE '%…%') an index lookup. pg_trgm ships with
+    // Postgres contrib and is a trusted extension; where it cannot be created, search still works by
+    // scanning. lower() rather than ILIKE: the same matches, about three times cheaper per row.
     this.addSql(`do $$
       declare trgm_schema text;
       begin
@@ -60,8 +61,8 @@ export class Machines extends Migration {
         select n.nspname into trgm_schema
           from pg_extension e join pg_namespace n on n.oid = e.extnamespace where e.extname = 'pg_trgm';
         if trgm_schema is not null then
-          execute format('create index machine_name_trgm_idx on machine using gin (name %I.gin_trgm_ops)', trgm_schema);
-          execute format('create index machine_location_trgm_idx on machine using gin (location %I.gin_trgm_ops)', trgm_schema);
+          execute format('create index machine_name_trgm_idx on machine using gin (lower(name) %I.gin_trgm_ops)', trgm_schema);
+          execute format('create index machine_location_trgm_idx on machine using gin (lower(location) %I.gin_trgm_ops)', trgm_schema);
         end if;
       end $$`);
   }
