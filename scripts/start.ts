@@ -30,13 +30,26 @@ const shared = {
 // `node --import tsx` runs the TypeScript sources directly, without relying on PATH.
 const run = (entry: string) => `"${process.execPath}" --import tsx ${entry}`;
 
-const processes = [
+const all = [
   { name: 'auth', command: run('services/auth/src/main.ts'), port: ports.auth },
   { name: 'machines', command: run('services/machines/src/main.ts'), port: ports.machines },
   { name: 'operations', command: run('services/operations/src/main.ts'), port: ports.operations },
   { name: 'worker', command: run('services/operations/src/worker.ts'), port: ports.worker },
   { name: 'gateway', command: run('gateway/src/main.ts'), port: ports.gateway },
 ];
+
+// `PROCESSES=auth,gateway` runs only those (to scale or restart one kind on its own).
+const wanted = env.PROCESSES?.split(',')
+  .map((name) => name.trim())
+  .filter(Boolean);
+const unknown = wanted?.filter((name) => !all.some((p) => p.name === name)) ?? [];
+if (unknown.length > 0) {
+  process.stderr.write(
+    `PROCESSES: unknown process ${unknown.join(', ')} (known: ${all.map((p) => p.name).join(', ')})\n`,
+  );
+  process.exit(78);
+}
+const processes = wanted ? all.filter((p) => wanted.includes(p.name)) : all;
 
 const { result } = concurrently(
   processes.map(({ name, command, port }) => ({

@@ -2,4 +2,4 @@ export { dropTestDatabase, type TestInfrastructure, testInfrastructure } from '.
 export { type NatsServerHandle, startNatsServer } from './nats-server';
 export { uniqueName } from './names';
 export { freePort, type WaitForOptions, waitFor } from './wait-for';
-export { type RunningSystem, startSystem } from './system';
+export { type ProcessName, type RunningProcess, type RunningSystem, startProcess, startSystem } from './system';

@@ -20,7 +20,10 @@ export interface RunningSystem {
  * Starts the whole system exactly as `npm start` does (scripts/start.ts), on free ports and with
  * this run's own database, stream prefix and Redis prefix, and waits until the gateway is ready.
  */
-export async function startSystem(overrides: Record<string, string> = {}): Promise<RunningSystem> {
+export async function startSystem(
+  overrides: Record<string, string> = {},
+  options: { processes?: ProcessName[] } = {},
+): Promise<RunningSystem> {
   const ports = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
   const [gateway, auth, machines, operations, worker] = ports.map(String) as [string, string, string, string, string];
   const env: Record<string, string> = {
@@ -34,6 +37,7 @@ export async function startSystem(overrides: Record<string, string> = {}): Promi
     MODE: 'DEV',
     LOG_LEVEL: 'info',
     BCRYPT_ROUNDS: '10',
+    ...(options.processes && { PROCESSES: options.processes.join(',') }),
     ...overrides,
   };
   let output = '';
@@ -84,4 +88,63 @@ export async function startSystem(overrides: Record<string, string> = {}): Promi
     throw new Error(`system did not become ready: ${(error as Error).message}\n${output.slice(-8000)}`);
   }
   return { url, env, output: () => output, stop };
+}
+
+export type ProcessName = 'auth' | 'machines' | 'operations' | 'worker' | 'gateway';
+
+const entries: Record<ProcessName, { entry: string; port: string }> = {
+  auth: { entry: 'services/auth/src/main.ts', port: 'AUTH_PORT' },
+  machines: { entry: 'services/machines/src/main.ts', port: 'MACHINES_PORT' },
+  operations: { entry: 'services/operations/src/main.ts', port: 'OPERATIONS_PORT' },
+  worker: { entry: 'services/operations/src/worker.ts', port: 'WORKER_PORT' },
+  gateway: { entry: 'gateway/src/main.ts', port: 'GATEWAY_PORT' },
+};
+
+export interface RunningProcess {
+  pid: number;
+  output(): string;
+  /** Sends a signal (SIGKILL to crash it, SIGTERM to stop it) and waits until it has exited. */
+  kill(signal: NodeJS.Signals): Promise<number | null>;
+}
+
+/**
+ * One more process of a running system, outside its supervisor, so a test can crash or stop it
+ * alone (start the system without it: `startSystem({}, { processes: [...] })`).
+ */
+export function startProcess(
+  system: RunningSystem,
+  name: ProcessName,
+  overrides: Record<string, string> = {},
+): RunningProcess {
+  const { entry, port } = entries[name];
+  const local = (key: string) => `http://127.0.0.1:${system.env[key]}`;
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+    cwd: root,
+    env: {
+      ...process.env,
+      ...system.env,
+      AUTH_URL: local('AUTH_PORT'),
+      MACHINES_URL: local('MACHINES_PORT'),
+      OPERATIONS_URL: local('OPERATIONS_PORT'),
+      AUTH_JWKS_URL: `${local('AUTH_PORT')}/api/auth/jwks.json`,
+      PORT: system.env[port] ?? '0',
+      ...overrides,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const append = (chunk: Buffer) => {
+    output += chunk.toString();
+  };
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    pid: child.pid ?? 0,
+    output: () => output,
+    async kill(signal) {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
 }
