@@ -7,6 +7,7 @@ import type { EventEnvelope, EventData, MachineStatusValue } from '@imm/contract
 import { createLogger } from '@imm/logging';
 import { dropTestDatabase, freePort, testInfrastructure, waitFor } from '@imm/testing';
 import { Redis } from 'ioredis';
+import { connect } from 'nats';
 import pg from 'pg';
 import { type ApiConfig, loadApiConfig, loadWorkerConfig, type WorkerConfig } from '../src/config';
 import { type RunningOperationsApi, startOperationsApi } from '../src/main';
@@ -175,7 +176,7 @@ export function serviceEnv(base: TestEnv, overrides: Record<string, string> = {}
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     PORT: '0',
     SIM_LATENCY_MS: '20',
-    DRIVER_TIMEOUT_MS: '1000',
+    DRIVER_TIMEOUT_MS: '10000',
     DRIVER_ATTEMPTS: '3',
     DRIVER_BACKOFF_MS: '50',
     SWEEP_INTERVAL_MS: '500',
@@ -303,15 +304,15 @@ export async function cleanUp(env: TestEnv): Promise<void> {
   } finally {
     redis.disconnect();
   }
-  try {
-    const bus = await connectBus({ url: env.NATS_URL, prefix: env.BUS_PREFIX, name: 'cleanup', logger: silent });
-    for await (const stream of bus.jsm.streams.list()) {
+  // A NATS of the test's own may be gone already; connectBus would wait for it forever.
+  const nats = await connect({ servers: env.NATS_URL, reconnect: false, timeout: 2000 }).catch(() => undefined);
+  if (nats) {
+    const jsm = await nats.jetstreamManager();
+    for await (const stream of jsm.streams.list()) {
       if (stream.config.name.startsWith(`${env.BUS_PREFIX.toUpperCase()}_`))
-        await bus.jsm.streams.delete(stream.config.name);
+        await jsm.streams.delete(stream.config.name);
     }
-    await bus.close();
-  } catch {
-    // a NATS of the test's own that is gone already
+    await nats.close();
   }
 }
 
@@ -361,4 +362,102 @@ export async function startRedisServer(): Promise<{ url: string; stop(): Promise
   process.once('exit', () => child?.kill('SIGKILL'));
   await start();
   return { url: `redis://127.0.0.1:${port}`, start, stop };
+}
+
+// ---- a whole stack -----------------------------------------------------------------------------
+
+export interface Stack {
+  env: TestEnv;
+  settings: Record<string, string>;
+  issuer: TestIssuer;
+  standIn: MachinesStandIn;
+  api: RunningOperationsApi;
+  /** The in-process worker, when one was asked for. */
+  worker?: RunningOperationsWorker;
+  call: ReturnType<typeof client>;
+  /** POSTs a command as the machine's owner (user 1 unless told otherwise). */
+  operate(
+    machineId: number,
+    command: string,
+    options?: { token?: string; headers?: Record<string, string> },
+  ): Promise<Reply>;
+  /** The entry's row, straight from the database. */
+  entry(
+    id: number,
+  ): Promise<{ id: number; result: number; message: string | null; finished_at: Date | null } | undefined>;
+  /** Completion events for this operation that reached NATS (and the stand-in). */
+  completions(operationId: number): number;
+  /** Outbox rows of completion events for this operation. */
+  recordedCompletions(operationId: number): Promise<number>;
+  ownerToken: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Issuer, stand-in machines service, API and (optionally) an in-process worker on a database,
+ * stream prefix and Redis prefix of the test's own.
+ */
+export async function startStack(
+  tag: string,
+  options: { infra?: Partial<TestEnv>; settings?: Record<string, string>; worker?: boolean } = {},
+): Promise<Stack> {
+  const issuer = await startIssuer();
+  const env = baseEnv(tag, issuer.jwksUrl, options.infra);
+  const standIn = await startMachinesStandIn(env.NATS_URL, env.BUS_PREFIX);
+  const settings = serviceEnv(env, options.settings);
+  const api = await startApi(settings);
+  const worker = options.worker === false ? undefined : await startWorker(settings);
+  const call = client(`http://127.0.0.1:${api.port}`);
+  const ownerToken = issuer.token({ id: 1 });
+  return {
+    env,
+    settings,
+    issuer,
+    standIn,
+    api,
+    worker,
+    call,
+    ownerToken,
+    operate: (machineId, command, opts = {}) =>
+      call('POST', `/api/machines/${machineId}/operation/`, {
+        token: opts.token ?? ownerToken,
+        body: { command },
+        headers: opts.headers,
+      }),
+    async entry(id) {
+      const [row] = await query<{ id: number; result: number; message: string | null; finished_at: Date | null }>(
+        env.DATABASE_URL,
+        'select id, result, message, finished_at from operations.operation where id = $1',
+        [id],
+      );
+      return row;
+    },
+    completions: (operationId) => standIn.completions.filter((e) => e.data.operation_id === operationId).length,
+    async recordedCompletions(operationId) {
+      const [row] = await query<{ n: number }>(
+        env.DATABASE_URL,
+        `select count(*)::int as n from operations.outbox_message
+         where type = 'operations.operation.completed' and (payload->'data'->>'operation_id')::int = $1`,
+        [operationId],
+      );
+      return row?.n ?? 0;
+    },
+    async stop() {
+      await worker?.stop();
+      await api.stop();
+      await standIn.stop();
+      await issuer.close();
+      await cleanUp(env);
+    },
+  };
+}
+
+/** Jobs BullMQ holds as active (being processed) in this Redis prefix. */
+export async function activeJobs(redisUrl: string, prefix: string): Promise<string[]> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  try {
+    return await redis.lrange(`${prefix}:operations:active`, 0, -1);
+  } finally {
+    redis.disconnect();
+  }
 }

@@ -1,0 +1,261 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { ConfigError } from '@imm/config';
+import { freePort, waitFor } from '@imm/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadWorkerConfig } from '../src/config';
+import {
+  createDriverRegistry,
+  driverFactories,
+  EndpointRejectedError,
+  networkPolicy,
+  restrictTo,
+  TransportError,
+  unrestricted,
+} from '../src/drivers';
+import type { RunningOperationsApi } from '../src/main';
+import type { RunningOperationsWorker } from '../src/worker';
+import {
+  baseEnv,
+  cleanUp,
+  client,
+  listenOn,
+  type MachinesStandIn,
+  serviceEnv,
+  startApi,
+  startIssuer,
+  startMachinesStandIn,
+  startWorker,
+  type TestEnv,
+  type TestIssuer,
+} from './harness';
+
+/** A machine speaking the older system's protocol; its behaviour is chosen by the path. */
+interface Received {
+  path: string;
+  contentType: string | undefined;
+  body: string;
+  requestId: string | undefined;
+}
+const received: Received[] = [];
+let machineServer: Server;
+let machinePort: number;
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve) => {
+    let body = '';
+    req.on('data', (chunk) => {
+      body += chunk;
+    });
+    req.on('end', () => resolve(body));
+  });
+}
+
+async function startMachineServer(): Promise<void> {
+  machineServer = createServer(async (req, res) => {
+    const body = await readBody(req);
+    received.push({
+      path: req.url ?? '',
+      contentType: req.headers['content-type'],
+      body,
+      requestId: req.headers['x-request-id'] as string | undefined,
+    });
+    const json = (status: number, value: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(value));
+    };
+    switch (req.url?.split('?')[0]) {
+      case '/ok':
+        return json(200, { result: 1 });
+      case '/failed':
+        return json(200, { result: 2 });
+      case '/garbage':
+        res.writeHead(200, { 'content-type': 'text/html' });
+        return res.end('<html>hello</html>');
+      case '/unknown-result':
+        return json(200, { result: 3 });
+      case '/server-error':
+        return json(500, { result: 1 });
+      case '/slow':
+        return; // never answers
+      case '/flaky': {
+        // Fails the first time for each command, then succeeds: a retry reaches the machine.
+        const tries = received.filter((r) => r.path === req.url).length;
+        return tries === 1 ? json(503, {}) : json(200, { result: 1 });
+      }
+      default:
+        return json(404, {});
+    }
+  });
+  machinePort = await listenOn(machineServer);
+}
+
+let issuer: TestIssuer;
+let env: TestEnv;
+let standIn: MachinesStandIn;
+let api: RunningOperationsApi;
+let worker: RunningOperationsWorker;
+let call: ReturnType<typeof client>;
+let token: string;
+let nextMachineId = 1;
+
+beforeAll(async () => {
+  await startMachineServer();
+  issuer = await startIssuer();
+  env = baseEnv('drivers', issuer.jwksUrl);
+  standIn = await startMachinesStandIn(env.NATS_URL, env.BUS_PREFIX);
+  const settings = serviceEnv(env, { DRIVER_TIMEOUT_MS: '500', DRIVER_ATTEMPTS: '3', DRIVER_BACKOFF_MS: '50' });
+  api = await startApi(settings);
+  worker = await startWorker(settings);
+  call = client(`http://127.0.0.1:${api.port}`);
+  token = issuer.token({ id: 1 });
+});
+
+afterAll(async () => {
+  await worker?.stop();
+  await api?.stop();
+  await standIn?.stop();
+  await issuer?.close();
+  machineServer?.closeAllConnections();
+  await new Promise((resolve) => machineServer?.close(resolve));
+  if (env) await cleanUp(env);
+});
+
+/** Runs START against a machine with this endpoint and returns the final history entry. */
+async function run(endpoint: string, requestId?: string) {
+  const machine = standIn.add({ id: nextMachineId++, owner_id: 1, endpoint });
+  const reply = await call('POST', `/api/machines/${machine.id}/operation/`, {
+    token,
+    body: { command: 'START' },
+    headers: requestId ? { 'x-request-id': requestId } : {},
+  });
+  expect(reply.status).toBe(202);
+  const location = reply.headers.get('location') as string;
+  const entry = await waitFor(async () => {
+    const got = await call('GET', location, { token });
+    return got.body.result.result !== 4 ? got.body.result : undefined;
+  });
+  return { entry, machine };
+}
+
+const hits = (path: string) => received.filter((r) => r.path === path).length;
+
+describe('the HTTP driver', () => {
+  it('success: POSTs command=START form-encoded, with the request id; result 1 is SUCCESS', async () => {
+    const { entry, machine } = await run(`http://127.0.0.1:${machinePort}/ok`, 'req-http-ok');
+    expect(entry).toMatchObject({ result: 1, message: null });
+    const request = received.find((r) => r.requestId === 'req-http-ok');
+    expect(request).toMatchObject({
+      path: '/ok',
+      contentType: 'application/x-www-form-urlencoded',
+      body: 'command=START',
+    });
+    await waitFor(() => machine.status === 4);
+  });
+
+  it('failed: result 2 is REMOTEFAILED, not retried', async () => {
+    const before = hits('/failed');
+    const { entry, machine } = await run(`http://127.0.0.1:${machinePort}/failed`);
+    expect(entry).toMatchObject({ result: 2 });
+    expect(hits('/failed') - before).toBe(1);
+    await waitFor(() => machine.status === 5);
+  });
+
+  it('garbage, an unknown result or a 5xx: INTERNALFAILED after every attempt', async () => {
+    for (const path of ['/garbage', '/unknown-result', '/server-error']) {
+      const before = hits(path);
+      const { entry, machine } = await run(`http://127.0.0.1:${machinePort}${path}`);
+      expect(entry.result, path).toBe(3);
+      expect(entry.message, path).toMatch(/after 3 attempts/);
+      expect(hits(path) - before, path).toBe(3);
+      expect(machine.status).toBe(2);
+    }
+  });
+
+  it('timeout: INTERNALFAILED after every attempt timed out', async () => {
+    const before = hits('/slow');
+    const { entry } = await run(`http://127.0.0.1:${machinePort}/slow`);
+    expect(entry).toMatchObject({ result: 3, message: expect.stringMatching(/timed out after 500 ms/) });
+    expect(hits('/slow') - before).toBe(3);
+  });
+
+  it('connection refused: INTERNALFAILED', async () => {
+    const closedPort = await freePort();
+    const { entry } = await run(`http://127.0.0.1:${closedPort}/ok`);
+    expect(entry).toMatchObject({ result: 3, message: expect.stringMatching(/ECONNREFUSED/) });
+  });
+
+  it('a transport failure is retried: the second attempt succeeds', async () => {
+    const { entry } = await run(`http://127.0.0.1:${machinePort}/flaky?m=${nextMachineId}`);
+    expect(entry).toMatchObject({ result: 1 });
+  });
+});
+
+describe('MACHINE_NETWORKS', () => {
+  const context = (cidrs: string[]) => ({ policy: networkPolicy(cidrs), sim: { latencyMs: 0, failRate: 0 } });
+  const never = new AbortController().signal;
+
+  it('refuses hosts outside the networks, by address and by resolved name, without connecting', async () => {
+    const before = received.length;
+    const registry = createDriverRegistry(driverFactories, context(['10.0.0.0/8', 'fd00::/8']));
+    for (const host of ['127.0.0.1', 'localhost', '[::1]']) {
+      const driver = registry.driverFor(`http://${host}:${machinePort}/ok`);
+      await expect(driver.execute('START', never), host).rejects.toBeInstanceOf(EndpointRejectedError);
+    }
+    expect(received.length).toBe(before);
+  });
+
+  it('allows hosts inside them, by address and by resolved name', async () => {
+    const registry = createDriverRegistry(driverFactories, context(['127.0.0.0/8']));
+    expect(await registry.driverFor(`http://127.0.0.1:${machinePort}/ok`).execute('STOP', never)).toBe('success');
+    expect(await registry.driverFor(`http://localhost:${machinePort}/ok`).execute('STOP', never)).toBe('success');
+  });
+
+  it('matches IPv4, IPv6 and IPv4-mapped addresses', () => {
+    const policy = restrictTo(['192.168.10.0/24', 'fd00::/8']);
+    expect(policy.allows('192.168.10.7')).toBe(true);
+    expect(policy.allows('192.168.11.7')).toBe(false);
+    expect(policy.allows('::ffff:192.168.10.7')).toBe(true);
+    expect(policy.allows('fd00::1')).toBe(true);
+    expect(policy.allows('fe80::1')).toBe(false);
+    expect(policy.allows('not an address')).toBe(false);
+    expect(unrestricted.allows('8.8.8.8')).toBe(true);
+  });
+
+  it('is required in RELEASE and checked for CIDR syntax', () => {
+    expect(() => loadWorkerConfig({ MODE: 'RELEASE' })).toThrow(ConfigError);
+    expect(() => loadWorkerConfig({ MODE: 'RELEASE', MACHINE_NETWORKS: '10.0.0.0/8' })).not.toThrow();
+    expect(() => loadWorkerConfig({ MACHINE_NETWORKS: '10.0.0.0/8, 300.1.1.1/8' })).toThrow(/300\.1\.1\.1/);
+    expect(() => loadWorkerConfig({ MACHINE_NETWORKS: '10.0.0.0' })).toThrow(ConfigError);
+    expect(loadWorkerConfig({ MACHINE_NETWORKS: ' 10.0.0.0/8 , fd00::/8 ' }).MACHINE_NETWORKS).toEqual([
+      '10.0.0.0/8',
+      'fd00::/8',
+    ]);
+    expect(loadWorkerConfig({}).MACHINE_NETWORKS).toEqual([]);
+  });
+});
+
+describe('the simulated machine', () => {
+  const registry = createDriverRegistry(driverFactories, { policy: unrestricted, sim: { latencyMs: 5, failRate: 0 } });
+  const never = new AbortController().signal;
+
+  it('is the default for a machine without an endpoint, and reads its query', async () => {
+    expect(await registry.driverFor(null).execute('START', never)).toBe('success');
+    expect(await registry.driverFor('sim://press-7?fail_rate=1').execute('START', never)).toBe('failed');
+    await expect(registry.driverFor('sim://press-7?error_rate=1').execute('START', never)).rejects.toBeInstanceOf(
+      TransportError,
+    );
+  });
+
+  it('gives up when its signal aborts', async () => {
+    const started = Date.now();
+    await expect(
+      registry.driverFor('sim://slow?latency_ms=10000').execute('START', AbortSignal.timeout(50)),
+    ).rejects.toThrow(/timed out/);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('rejects endpoints no driver speaks', () => {
+    expect(() => registry.driverFor('opcua://x')).toThrow(EndpointRejectedError);
+    expect(() => registry.driverFor('not a url')).toThrow(EndpointRejectedError);
+  });
+});
