@@ -102,6 +102,27 @@ describe('published events', () => {
     expect(await eventsSince(mark)).toEqual([]);
   });
 
+  it('concurrent status changes publish a consistent chain (each old_status is the previous new_status)', async () => {
+    const machine = await newMachine();
+    const mark = await outboxSize();
+    const statuses = [1, 3, 4, 5, 1, 3, 4, 5];
+    const results = await Promise.all(
+      statuses.map((status) => call(h.base, 'PATCH', `/api/machines/${machine.id}/`, { token, body: { status } })),
+    );
+    expect(results.map((r) => r.status)).toEqual(statuses.map(() => 200));
+    const changes = (await eventsSince(mark))
+      .filter((e) => e.type === 'machines.machine.status_changed')
+      .map((e) => e.data);
+    let previous = 2;
+    for (const change of changes) {
+      expect(change.old_status).toBe(previous);
+      expect(change.new_status).not.toBe(previous);
+      previous = change.new_status;
+    }
+    const final = await call(h.base, 'GET', `/api/machines/${machine.id}/`, { token });
+    expect(final.body.result.status).toBe(previous);
+  });
+
   it('delete → one machines.machine.deleted with id and owner', async () => {
     const machine = await newMachine();
     const mark = await outboxSize();
@@ -291,6 +312,12 @@ describe('operations.operation.completed', () => {
     await deliver(completion(machine, 'START', 1));
     expect(await eventsSince(mark)).toEqual([]);
     expect(await machineRow(machine.id)).toBeUndefined();
+  });
+
+  it('ignores the result for a machine id no machine can have', async () => {
+    const mark = await outboxSize();
+    await deliver(completion({ id: 99_999_999_999, owner_id: owner.id }, 'START', 1));
+    expect(await eventsSince(mark)).toEqual([]);
   });
 
   it('retries a result whose transaction failed, and applies it once the failure is gone', async () => {

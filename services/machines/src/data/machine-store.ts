@@ -40,6 +40,10 @@ function machineOf(row: MachineRecord): Machine {
   };
 }
 
+/** Ids outside the `integer` column's range cannot exist; asking Postgres would only raise an error. */
+const MAX_ID = 2_147_483_647;
+const storable = (id: number) => Number.isSafeInteger(id) && id >= 1 && id <= MAX_ID;
+
 /** `%`, `_` and `\` are LIKE's wildcards and escape; a search matches them literally. */
 export function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
@@ -90,6 +94,7 @@ export interface MachineStoreOptions {
 function transactionOf(em: EntityManager, recorded: { count: number }): MachineTransaction {
   return {
     async lockMachine(id) {
+      if (!storable(id)) return undefined;
       const rows = await em.execute<MachineRecord[]>('select * from machine where id = ? for update', [id]);
       return rows[0] ? machineOf(rows[0]) : undefined;
     },
@@ -145,6 +150,7 @@ export function createMachineStore(orm: Database, options: MachineStoreOptions =
     },
 
     async findMachine(id) {
+      if (!storable(id)) return undefined;
       const rows = await orm.em.getConnection().execute<MachineRecord[]>('select * from machine where id = ?', [id]);
       return rows[0] ? machineOf(rows[0]) : undefined;
     },

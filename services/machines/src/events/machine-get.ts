@@ -1,8 +1,6 @@
 import { type Bus, serveRequests } from '@imm/bus';
 import type { MachineService } from '../domain/machine-service';
 
-const MAX_ID = 2_147_483_647;
-
 /**
  * Answers `machines.machine.get` for the operations service: owner, status, endpoint and the last
  * applied operation, read from the database on every request (no cache), so a machine created a
@@ -10,8 +8,6 @@ const MAX_ID = 2_147_483_647;
  */
 export function serveMachineGet(bus: Bus, service: MachineService): { stop(): Promise<void> } {
   return serveRequests(bus, 'machines.machine.get', async ({ machine_id }) => {
-    // Ids outside the column's range cannot exist; asking Postgres would only raise an error.
-    if (machine_id < 1 || machine_id > MAX_ID) return { found: false };
     const machine = await service.lookup(machine_id);
     if (!machine) return { found: false };
     return {
