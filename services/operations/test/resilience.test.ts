@@ -58,6 +58,19 @@ describe('Redis down when a command is accepted', () => {
     await expectFinishedOnce(stack, id);
     await waitFor(async () => (await stack.call('GET', '/readyz')).status === 200);
   });
+
+  it('starts while Redis is down, accepts commands, and runs them once Redis is up', async () => {
+    await redis.stop();
+    const late = await startStack('redis_late', { infra: { REDIS_URL: redis.url } });
+    try {
+      const id = await accept(late, 1);
+      expect((await late.entry(id))?.result).toBe(4);
+      await redis.start();
+      await expectFinishedOnce(late, id);
+    } finally {
+      await late.stop();
+    }
+  });
 });
 
 describe('a worker killed (-9) in the middle of a command', () => {

@@ -50,6 +50,34 @@ function entriesOf(em: EntityManager, rows: Record<string, unknown>[]): HistoryE
   return rows.map((row) => toEntry(em.map(OperationRow, row) as OperationRecord));
 }
 
+/** Advisory lock namespace ("OPS\0") of the per-machine lock; the second key is the machine id. */
+const MACHINE_LOCK = 0x4f505300;
+
+/**
+ * Serializes, per machine, accepting a command with recording a result: a state check never reads
+ * a result that commits just after it (two STARTs racing a fast machine would both be accepted).
+ */
+async function lockMachine(tx: EntityManager, machineId: number): Promise<void> {
+  await tx.execute('select pg_advisory_xact_lock(?, ?)', [MACHINE_LOCK, machineId]);
+}
+
+async function newestUnapplied(
+  em: EntityManager,
+  machineId: number,
+  afterId: number | null,
+): Promise<{ command: Command; result: OperationResultValue } | undefined> {
+  const row = await em.findOne(
+    OperationRow,
+    {
+      machineId,
+      result: { $in: [OperationResult.SUCCESS, OperationResult.REMOTEFAILED] },
+      ...(afterId !== null && { id: { $gt: afterId } }),
+    },
+    { orderBy: { id: 'desc' } },
+  );
+  return row ? { command: row.command as Command, result: row.result as OperationResultValue } : undefined;
+}
+
 /** The operations schema: history entries, idempotency keys, and the outbox they commit with. */
 export function createOperationRepository(orm: Database) {
   const fork = () => orm.em.fork();
@@ -62,20 +90,7 @@ export function createOperationRepository(orm: Database) {
   const store: OperationStore = {
     findIdempotency,
 
-    async newestUnapplied(machineId, afterId) {
-      const row = await fork().findOne(
-        OperationRow,
-        {
-          machineId,
-          result: { $in: [OperationResult.SUCCESS, OperationResult.REMOTEFAILED] },
-          ...(afterId !== null && { id: { $gt: afterId } }),
-        },
-        { orderBy: { id: 'desc' } },
-      );
-      return row ? { command: row.command as Command, result: row.result as OperationResultValue } : undefined;
-    },
-
-    async recordEntry(draft, claim) {
+    async recordEntry(machineId, appliedUpTo, decide, claim) {
       try {
         return await fork().transactional(async (tx) => {
           // The key first: a concurrent retry with the same key waits here until this commits, then
@@ -89,6 +104,8 @@ export function createOperationRepository(orm: Database) {
               createdAt: new Date(),
             });
           }
+          await lockMachine(tx, machineId);
+          const draft = decide(await newestUnapplied(tx, machineId, appliedUpTo));
           const createdAt = new Date();
           const id = (await tx.insert(OperationRow, {
             ...draft,
@@ -149,15 +166,17 @@ export function createOperationRepository(orm: Database) {
      * driven twice (a worker that died after the machine answered) is recorded once. Undefined when
      * it was finished already.
      */
-    async finish(id: number, outcome: CommandOutcome): Promise<HistoryEntry | undefined> {
+    async finish(entry: HistoryEntry, outcome: CommandOutcome): Promise<HistoryEntry | undefined> {
+      const { id } = entry;
       return fork().transactional(async (tx) => {
+        await lockMachine(tx, entry.machineId);
         const rows = await tx.execute(
           'update operation set result = ?, message = ?, finished_at = now() where id = ? and result = ? returning *',
           [outcome.result, outcome.message, id, OperationResult.PENDING],
         );
-        const [entry] = entriesOf(tx, rows);
-        if (entry) recordOperationCompleted(tx, entry);
-        return entry;
+        const [finished] = entriesOf(tx, rows);
+        if (finished) recordOperationCompleted(tx, finished);
+        return finished;
       });
     },
 
@@ -175,7 +194,11 @@ export function createOperationRepository(orm: Database) {
           ],
         );
         const entries = entriesOf(tx, rows);
-        for (const entry of entries) runWithRequestId(entry.requestId ?? '', () => recordOperationCompleted(tx, entry));
+        for (const entry of entries) {
+          // The event carries the request id of the request that asked for the command.
+          if (entry.requestId) runWithRequestId(entry.requestId, () => recordOperationCompleted(tx, entry));
+          else recordOperationCompleted(tx, entry);
+        }
         return entries;
       });
     },

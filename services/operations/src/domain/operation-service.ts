@@ -45,6 +45,16 @@ export interface IdempotencyClaim {
   respond: (entry: HistoryEntry) => ReplayableResponse;
 }
 
+export interface FinishedCommand {
+  command: Command;
+  result: OperationResultValue;
+}
+
+export interface FinishedCommand {
+  command: Command;
+  result: OperationResultValue;
+}
+
 export type RecordResult =
   | { kind: 'recorded'; entry: HistoryEntry }
   /** Another request with the same key committed first. */
@@ -54,16 +64,18 @@ export type RecordResult =
 
 export interface OperationStore {
   findIdempotency(userId: number, key: string): Promise<StoredIdempotency | undefined>;
-  /** The newest SUCCESS/REMOTEFAILED command on the machine with an id above `afterId` (all when null). */
-  newestUnapplied(
-    machineId: number,
-    afterId: number | null,
-  ): Promise<{ command: Command; result: OperationResultValue } | undefined>;
   /**
-   * Records the entry (with its `operations.operation.requested` event when it is PENDING) and the
-   * claim's response in one transaction.
+   * Records an entry for the machine (with its `operations.operation.requested` event when it is
+   * PENDING) and the claim's response, in one transaction. `decide` makes the entry while results
+   * for the machine are held back, from the newest SUCCESS/REMOTEFAILED command above `appliedUpTo`
+   * (all when null), so the state check and the insert are one step.
    */
-  recordEntry(entry: NewEntry, claim?: IdempotencyClaim): Promise<RecordResult>;
+  recordEntry(
+    machineId: number,
+    appliedUpTo: number | null,
+    decide: (newestUnapplied: FinishedCommand | undefined) => NewEntry,
+    claim?: IdempotencyClaim,
+  ): Promise<RecordResult>;
   findEntry(id: number): Promise<HistoryEntry | undefined>;
   /** The owner recorded by the machine's newest entry: who owned a machine that is gone. */
   recordedOwner(machineId: number): Promise<number | undefined>;
@@ -108,8 +120,12 @@ export function createOperationService(deps: OperationServiceDeps) {
     return { kind: 'replay', response: stored.response };
   }
 
-  async function record(entry: NewEntry, claim: IdempotencyClaim | undefined): Promise<OperationOutcome> {
-    const recorded = await store.recordEntry(entry, claim);
+  async function record(
+    machine: MachineView,
+    decide: (newestUnapplied: FinishedCommand | undefined) => NewEntry,
+    claim: IdempotencyClaim | undefined,
+  ): Promise<OperationOutcome> {
+    const recorded = await store.recordEntry(machine.id, machine.last_operation_id, decide, claim);
     if (recorded.kind === 'busy') throw new ConflictError();
     if (recorded.kind === 'claimed') return replay(recorded.stored, claim as IdempotencyClaim);
     if (recorded.entry.result !== OperationResult.PENDING) return { kind: 'refused', entry: recorded.entry };
@@ -163,10 +179,15 @@ export function createOperationService(deps: OperationServiceDeps) {
         endpoint: machine.endpoint,
         requestId: input.requestId ?? null,
       });
-      if (!mayOperate(caller, machine.owner_id)) return record(entry(OperationResult.PERMISSIONDENIED), claim);
-      const status = effectiveStatus(machine, await store.newestUnapplied(machineId, machine.last_operation_id));
-      if (!isAllowedFrom(command, status)) return record(entry(OperationResult.INVALIDCOMMAND), claim);
-      return record(entry(OperationResult.PENDING), claim);
+      return record(
+        machine,
+        (newestUnapplied) => {
+          if (!mayOperate(caller, machine.owner_id)) return entry(OperationResult.PERMISSIONDENIED);
+          const status = effectiveStatus(machine, newestUnapplied);
+          return entry(isAllowedFrom(command, status) ? OperationResult.PENDING : OperationResult.INVALIDCOMMAND);
+        },
+        claim,
+      );
     },
 
     /** Entries the caller asked for or whose machine they owned, newest first. */

@@ -42,13 +42,13 @@ const RECORD_ATTEMPTS = 6;
  */
 async function recordResult(
   repository: OperationRepository,
-  entryId: number,
+  entry: HistoryEntry,
   outcome: CommandOutcome,
   logger: Logger,
 ): Promise<HistoryEntry | undefined> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await repository.finish(entryId, outcome);
+      return await repository.finish(entry, outcome);
     } catch (error) {
       if (attempt >= RECORD_ATTEMPTS) throw error;
       const delay = 250 * 2 ** attempt;
@@ -85,7 +85,7 @@ export function startOperationWorker(options: OperationWorkerOptions): Operation
         throw error;
       }
     }
-    const finished = await recordResult(repository, entry.id, outcome, log);
+    const finished = await recordResult(repository, entry, outcome, log);
     if (finished) {
       log.info({ result: finished.result, message: finished.message }, 'command finished');
       options.onFinished?.(finished);
