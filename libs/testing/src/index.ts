@@ -1,5 +1,6 @@
 export { dropTestDatabase, type TestInfrastructure, testInfrastructure } from './infrastructure';
 export { type NatsServerHandle, startNatsServer } from './nats-server';
+export { type RedisServerHandle, startRedisServer } from './redis-server';
 export { uniqueName } from './names';
 export { freePort, type WaitForOptions, waitFor } from './wait-for';
 export { type ProcessName, type RunningProcess, type RunningSystem, startProcess, startSystem } from './system';
