@@ -76,6 +76,18 @@ export async function startOperationsWorker(
       policy,
       sim: { latencyMs: config.SIM_LATENCY_MS, failRate: config.SIM_FAIL_RATE },
     });
+    const drive = {
+      attempts: config.DRIVER_ATTEMPTS,
+      timeoutMs: config.DRIVER_TIMEOUT_MS,
+      backoffMs: config.DRIVER_BACKOFF_MS,
+    };
+    const longestDrive = drive.attempts * drive.timeoutMs + drive.backoffMs * (2 ** (drive.attempts - 1) - 1);
+    if (longestDrive >= config.OPERATION_DEADLINE_MS) {
+      logger.warn(
+        { longestDrive, deadline: config.OPERATION_DEADLINE_MS },
+        'OPERATION_DEADLINE_MS is shorter than the driver attempts may take; slow machines will end INTERNALFAILED by the deadline',
+      );
+    }
     const worker = startOperationWorker({
       connection: workerRedis,
       prefix: config.REDIS_PREFIX,

@@ -171,8 +171,10 @@ describe('the result table', () => {
     expect(reply.status).toBe(403);
     expect(reply.body).toMatchObject({ status: 0, error_code: 4 });
     const rows = await entriesOf(m.id);
-    expect(rows).toMatchObject([{ result: 5, command: 'START', worker: OTHER }]);
-    expect(rows[0]?.finished_at).toBeNull();
+    expect(rows).toMatchObject([
+      { result: 5, command: 'START', worker: OTHER, message: expect.stringContaining('owner') },
+    ]);
+    expect(rows[0]?.finished_at).toBeInstanceOf(Date);
     // Nothing happened to the machine: no job, no completion.
     expect(completionsOf(rows[0]?.id as number)).toEqual([]);
     expect(m.status).toBe(2);
@@ -191,7 +193,9 @@ describe('the result table', () => {
       const reply = await operate(m.id, command);
       expect(reply.status, `${command} from ${status}`).toBe(409);
       expect(reply.body).toMatchObject({ status: 0, error_code: 11 });
-      expect(await entriesOf(m.id)).toMatchObject([{ result: 7, command }]);
+      expect(await entriesOf(m.id)).toMatchObject([
+        { result: 7, command, message: expect.stringContaining('allowed only') },
+      ]);
     }
   });
 

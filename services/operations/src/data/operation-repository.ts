@@ -107,13 +107,10 @@ export function createOperationRepository(orm: Database) {
           await lockMachine(tx, machineId);
           const draft = decide(await newestUnapplied(tx, machineId, appliedUpTo));
           const createdAt = new Date();
-          const id = (await tx.insert(OperationRow, {
-            ...draft,
-            createdAt,
-            finishedAt: null,
-            message: null,
-          })) as number;
-          const entry: HistoryEntry = { ...draft, id, createdAt, finishedAt: null, message: null };
+          // A refusal is over the moment it is recorded; an accepted command finishes later.
+          const finishedAt = draft.result === OperationResult.PENDING ? null : createdAt;
+          const id = (await tx.insert(OperationRow, { ...draft, createdAt, finishedAt })) as number;
+          const entry: HistoryEntry = { ...draft, id, createdAt, finishedAt };
           if (entry.result === OperationResult.PENDING) recordOperationRequested(tx, entry);
           if (claim) {
             await tx.nativeUpdate(

@@ -2,13 +2,6 @@ import { MachineStatus, type MachineStatusValue, OperationResult, type Operation
 
 export type Command = 'START' | 'STOP';
 
-/** The body's command, case-insensitively; anything else is undefined. */
-export function parseCommand(raw: unknown): Command | undefined {
-  if (typeof raw !== 'string') return undefined;
-  const upper = raw.trim().toUpperCase();
-  return upper === 'START' || upper === 'STOP' ? upper : undefined;
-}
-
 /** START from READY or PAUSE; STOP from RUNNING or PAUSE. */
 const allowedFrom: Record<Command, readonly MachineStatusValue[]> = {
   START: [MachineStatus.READY, MachineStatus.PAUSE],
@@ -25,13 +18,6 @@ export function statusAfter(command: Command, result: OperationResultValue): Mac
   if (result === OperationResult.REMOTEFAILED) return MachineStatus.ERROR;
   return undefined;
 }
-
-/** The results that end a command which was run (as opposed to refused ones and PENDING). */
-export const FINAL_RESULTS = [
-  OperationResult.SUCCESS,
-  OperationResult.REMOTEFAILED,
-  OperationResult.INTERNALFAILED,
-] as const satisfies OperationResultValue[];
 
 export interface MachineView {
   id: number;
@@ -61,6 +47,41 @@ export interface Caller {
 
 export function mayOperate(caller: Caller, ownerId: number): boolean {
   return caller.isSuperuser || caller.id === ownerId;
+}
+
+const statusNames: Record<MachineStatusValue, string> = {
+  [MachineStatus.POWEROFF]: 'POWEROFF',
+  [MachineStatus.READY]: 'READY',
+  [MachineStatus.PAUSE]: 'PAUSE',
+  [MachineStatus.RUNNING]: 'RUNNING',
+  [MachineStatus.ERROR]: 'ERROR',
+};
+
+/**
+ * What a request for a command comes to: PENDING (accepted), or refused for the caller
+ * (PERMISSIONDENIED) or for the machine's state (INVALIDCOMMAND), with the reason for the history.
+ */
+export function decideRequest(
+  caller: Caller,
+  machine: MachineView,
+  command: Command,
+  newestUnapplied: { command: Command; result: OperationResultValue } | undefined,
+): { result: OperationResultValue; message: string | null } {
+  if (!mayOperate(caller, machine.owner_id)) {
+    return {
+      result: OperationResult.PERMISSIONDENIED,
+      message: "only the machine's owner or a superuser may operate it",
+    };
+  }
+  const status = effectiveStatus(machine, newestUnapplied);
+  if (!isAllowedFrom(command, status)) {
+    const allowed = allowedFrom[command].map((s) => statusNames[s]).join(' or ');
+    return {
+      result: OperationResult.INVALIDCOMMAND,
+      message: `${command} is allowed only from ${allowed}; the machine is ${statusNames[status]}`,
+    };
+  }
+  return { result: OperationResult.PENDING, message: null };
 }
 
 /** A machine's history is its owner's and the superusers'. */

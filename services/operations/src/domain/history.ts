@@ -20,7 +20,7 @@ export interface HistoryEntry {
   requestId: string | null;
 }
 
-export type NewEntry = Omit<HistoryEntry, 'id' | 'createdAt' | 'finishedAt' | 'message'>;
+export type NewEntry = Omit<HistoryEntry, 'id' | 'createdAt' | 'finishedAt'>;
 
 export interface HistoryFilter {
   /** Entries this user asked for or whose machine they owned. */

@@ -1,14 +1,6 @@
 import { OperationResult, type OperationResultValue } from '@imm/contracts';
 import { ConflictError, NotFoundError, PermissionDeniedError } from '@imm/web';
-import {
-  type Caller,
-  type Command,
-  effectiveStatus,
-  isAllowedFrom,
-  type MachineView,
-  mayOperate,
-  mayReadMachineHistory,
-} from './commands';
+import { type Caller, type Command, type MachineView, mayReadMachineHistory, decideRequest } from './commands';
 import {
   type HistoryEntry,
   type HistoryFilter,
@@ -102,7 +94,6 @@ export type OperationOutcome =
   | { kind: 'refused'; entry: HistoryEntry }
   | { kind: 'replay'; response: ReplayableResponse };
 
-/** The operations use cases: asking for a command, and reading what came of them. */
 export interface OperationServiceDeps {
   store: OperationStore;
   machines: MachineDirectory;
@@ -111,6 +102,7 @@ export interface OperationServiceDeps {
   eventsRecorded?: () => void;
 }
 
+/** The operations use cases: asking for a command, and reading what came of them. */
 export function createOperationService(deps: OperationServiceDeps) {
   const { store, machines, jobs } = deps;
 
@@ -169,25 +161,17 @@ export function createOperationService(deps: OperationServiceDeps) {
       }
       const machine = await machines.find(machineId);
       if (!machine) throw new NotFoundError();
-      const entry = (result: OperationResultValue): NewEntry => ({
+      const entry = (newestUnapplied: FinishedCommand | undefined): NewEntry => ({
         requestDatetime: input.requestDatetime,
         command,
         worker: caller.id,
         machineId,
         machineOwnerId: machine.owner_id,
-        result,
+        ...decideRequest(caller, machine, command, newestUnapplied),
         endpoint: machine.endpoint,
         requestId: input.requestId ?? null,
       });
-      return record(
-        machine,
-        (newestUnapplied) => {
-          if (!mayOperate(caller, machine.owner_id)) return entry(OperationResult.PERMISSIONDENIED);
-          const status = effectiveStatus(machine, newestUnapplied);
-          return entry(isAllowedFrom(command, status) ? OperationResult.PENDING : OperationResult.INVALIDCOMMAND);
-        },
-        claim,
-      );
+      return record(machine, entry, claim);
     },
 
     /** Entries the caller asked for or whose machine they owned, newest first. */
