@@ -326,44 +326,6 @@ export function baseEnv(tag: string, jwksUrl: string, overrides: Partial<TestEnv
   };
 }
 
-/** A redis-server of the test's own, on a free port, that the test may stop and start again. */
-export async function startRedisServer(): Promise<{ url: string; stop(): Promise<void>; start(): Promise<void> }> {
-  const port = await freePort();
-  let child: ChildProcess | undefined;
-  async function start() {
-    const proc = spawn(
-      'redis-server',
-      ['--port', String(port), '--save', '', '--appendonly', 'no', '--bind', '127.0.0.1'],
-      {
-        stdio: 'ignore',
-      },
-    );
-    child = proc;
-    await waitFor(async () => {
-      if (proc.exitCode !== null) throw new Error('redis-server exited');
-      const probe = new Redis({ port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      probe.on('error', () => {});
-      try {
-        await probe.connect();
-        return (await probe.ping()) === 'PONG';
-      } finally {
-        probe.disconnect();
-      }
-    });
-  }
-  async function stop() {
-    const proc = child;
-    if (!proc || proc.exitCode !== null) return;
-    const exited = new Promise((resolve) => proc.once('exit', resolve));
-    proc.kill('SIGKILL');
-    await exited;
-    child = undefined;
-  }
-  process.once('exit', () => child?.kill('SIGKILL'));
-  await start();
-  return { url: `redis://127.0.0.1:${port}`, start, stop };
-}
-
 // ---- a whole stack -----------------------------------------------------------------------------
 
 export interface Stack {

@@ -1,6 +1,12 @@
-import { type NatsServerHandle, startNatsServer, waitFor } from '@imm/testing';
+import {
+  type NatsServerHandle,
+  type RedisServerHandle,
+  startNatsServer,
+  startRedisServer,
+  waitFor,
+} from '@imm/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { activeJobs, spawnWorker, type Stack, startRedisServer, startStack } from './harness';
+import { activeJobs, spawnWorker, type Stack, startStack } from './harness';
 
 /** Accepts a START on a fresh machine and returns the entry id. */
 async function accept(stack: Stack, machineId: number, endpoint: string | null = null): Promise<number> {
@@ -30,7 +36,7 @@ async function expectFinishedOnce(stack: Stack, id: number, result = 1): Promise
 
 describe('Redis down when a command is accepted', () => {
   let stack: Stack;
-  let redis: Awaited<ReturnType<typeof startRedisServer>>;
+  let redis: RedisServerHandle;
 
   beforeAll(async () => {
     redis = await startRedisServer();
