@@ -8,7 +8,7 @@ const operationsShape = {
   /** A command still PENDING this long after it was accepted is ended as INTERNALFAILED. */
   OPERATION_DEADLINE_MS: env.int(120_000, 1_000),
   /** How long the API waits for the machines service to answer `machines.machine.get`. */
-  MACHINES_REQUEST_TIMEOUT_MS: env.int(3_000, 100),
+  MACHINES_REQUEST_TIMEOUT_MS: env.int(5_000, 100),
 };
 
 const apiShape = {
