@@ -237,8 +237,8 @@ describe('documentation pages', () => {
   for (const [page, expectedAssets] of [
     ['/api/swagger/', 6],
     ['/api/swagger', 6],
-    ['/api/docs/', 1],
-    ['/api/docs', 1],
+    ['/api/docs/', 2],
+    ['/api/docs', 2],
   ] as const) {
     it(`${page} is HTML whose assets all load from the gateway`, async () => {
       const response = await fetch(`${gw.url}${page}`, { headers: { Accept: 'text/html,*/*;q=0.8' } });

@@ -58,6 +58,7 @@ const redocPage = `<!DOCTYPE html>
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>${title}</title>
+  <link rel="icon" type="image/png" href="/api/swagger/favicon-32x32.png">
   <style>body { margin: 0; padding: 0; }</style>
 </head>
 <body>

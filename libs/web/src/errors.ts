@@ -33,7 +33,8 @@ export class AppError extends Error {
     readonly detail: MessageRef | FieldMessages,
     readonly headers: Record<string, string> = {},
   ) {
-    super('key' in detail && typeof detail.key === 'string' ? detail.key : 'validation failed');
+    // The log line's message: the message key, or the fields a field map speaks of.
+    super('key' in detail && typeof detail.key === 'string' ? detail.key : `fields: ${Object.keys(detail).join(', ')}`);
     this.name = new.target.name;
   }
 }

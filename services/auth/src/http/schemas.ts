@@ -19,7 +19,10 @@ export const signUpBody = z
       .transform(normalizeUsername)
       .pipe(z.string().max(USERNAME_MAX_LENGTH).regex(USERNAME_PATTERN, 'invalid_username')),
     email: z.string().min(1).max(254).pipe(z.email()).transform(normalizeEmail),
-    password: z.string().min(1),
+    password: z.string().min(1).meta({
+      minLength: 8,
+      description: '8 to 72 bytes (UTF-8), at least 8 characters, not entirely numeric, not the username',
+    }),
     first_name: name(150),
     last_name: name(150),
   })
