@@ -1,15 +1,35 @@
 import { defineConfig } from 'vitest/config';
 
+const e2e = 'gateway/test/e2e/**/*.test.ts';
+
 export default defineConfig({
   test: {
-    include: ['**/test/**/*.test.ts'],
     exclude: ['**/node_modules/**'],
     pool: 'forks',
-    // Two cores: more parallel files than that only makes the process-spawning tests slower.
-    maxWorkers: 2,
-    minWorkers: 1,
     reporters: ['default', './scripts/summary-reporter.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'component',
+          include: ['**/test/**/*.test.ts'],
+          exclude: ['**/node_modules/**', e2e],
+          // Two cores: more parallel files than that only makes the process-spawning tests slower.
+          maxWorkers: 2,
+          minWorkers: 1,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: [e2e],
+          // Each file starts the whole system (five processes); one at a time keeps timings honest.
+          fileParallelism: false,
+        },
+      },
+    ],
   },
 });
