@@ -6,6 +6,9 @@ export default defineConfig({
   test: {
     exclude: ['**/node_modules/**'],
     pool: 'forks',
+    // Two cores: more parallel files than that only makes the process-spawning tests slower.
+    maxWorkers: 2,
+    minWorkers: 1,
     reporters: ['default', './scripts/summary-reporter.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
@@ -16,9 +19,6 @@ export default defineConfig({
           name: 'component',
           include: ['**/test/**/*.test.ts'],
           exclude: ['**/node_modules/**', e2e],
-          // Two cores: more parallel files than that only makes the process-spawning tests slower.
-          maxWorkers: 2,
-          minWorkers: 1,
         },
       },
       {
@@ -27,7 +27,7 @@ export default defineConfig({
           name: 'e2e',
           include: [e2e],
           // Each file starts the whole system (five processes); one at a time keeps timings honest.
-          fileParallelism: false,
+          poolOptions: { forks: { singleFork: true } },
         },
       },
     ],
