@@ -12,6 +12,8 @@ export interface RunningSystem {
   env: Record<string, string>;
   /** The combined, name-prefixed output of all processes so far. */
   output(): string;
+  /** Resolves with the supervisor's exit code once it has exited (after stop(), or by itself). */
+  exited: Promise<number | null>;
   /** Stops every process as Ctrl-C would, and drops the run's database unless told to keep it. */
   stop(options?: { keepDatabase?: boolean }): Promise<void>;
 }
@@ -87,7 +89,7 @@ export async function startSystem(
     await stop();
     throw new Error(`system did not become ready: ${(error as Error).message}\n${output.slice(-8000)}`);
   }
-  return { url, env, output: () => output, stop };
+  return { url, env, output: () => output, exited, stop };
 }
 
 export type ProcessName = 'auth' | 'machines' | 'operations' | 'worker' | 'gateway';
