@@ -28,13 +28,13 @@ export function sendCommand(
 }
 
 /** Polls a history entry until its result is final, and returns it. */
-export function waitForFinal(api: Api, token: string, location: string, timeoutMs = 60_000) {
+export function waitForFinal(api: Api, token: string, location: string, timeoutMs = 60_000, intervalMs = 100) {
   return waitFor(
     async () => {
       const response = await api.call('GET', location, { token });
       return response.status === 200 && FINAL.has(response.body.result.result) ? response.body.result : undefined;
     },
-    { timeoutMs, intervalMs: 100 },
+    { timeoutMs, intervalMs },
   );
 }
 

@@ -252,7 +252,7 @@ describe('load', () => {
     await Promise.all(Array.from({ length: 20 }, client));
     expect(accepted.length).toBeGreaterThan(100);
 
-    const finals = await Promise.all(accepted.map((a) => waitForFinal(api, owner.access, a.location, 120_000)));
+    const finals = await Promise.all(accepted.map((a) => waitForFinal(api, owner.access, a.location, 120_000, 1000)));
     expect(finals.every((entry) => entry.result === 1)).toBe(true);
 
     // Exactly one completion per accepted command.
