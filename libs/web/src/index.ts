@@ -7,3 +7,4 @@ export * from './routes';
 export * from './app';
 export * from './server';
 export * from './openapi';
+export * from './pagination';

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { escapeLike } from '../src/data/machine-store';
-import { checkPage, pageCount, pageOf } from '../src/domain/listing';
 import {
   type Machine,
   mayWrite,
@@ -109,15 +108,6 @@ describe('operation results', () => {
 });
 
 describe('listing', () => {
-  it('counts pages, with one page for an empty list', () => {
-    expect(pageCount(0, 10)).toBe(1);
-    expect(pageCount(10, 10)).toBe(1);
-    expect(pageCount(11, 10)).toBe(2);
-    expect(() => checkPage(1, 0, 10)).not.toThrow();
-    expect(() => checkPage(2, 10, 10)).toThrow('not_found');
-    expect(pageOf([], 11, 2, 10)).toMatchObject({ hasNext: false, hasPrevious: true });
-  });
-
   it('escapes LIKE wildcards and the escape character', () => {
     expect(escapeLike("100%_a\\b'")).toBe("100\\%\\_a\\\\b'");
   });

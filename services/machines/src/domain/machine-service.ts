@@ -1,15 +1,6 @@
 import type { OperationResultValue } from '@imm/contracts';
-import { NotFoundError, PermissionDeniedError } from '@imm/web';
-import {
-  checkPage,
-  type ListRequest,
-  type MachineFilter,
-  offsetOf,
-  type Ordering,
-  type PageOf,
-  pageCount,
-  pageOf,
-} from './listing';
+import { NotFoundError, offsetOf, type PageOf, PermissionDeniedError, pageOf, resolvePage } from '@imm/web';
+import type { ListRequest, MachineFilter, Ordering } from './listing';
 import {
   type Caller,
   type Machine,
@@ -68,7 +59,7 @@ export function createMachineService(store: MachineStore, clock: () => Date = ()
       const { filter, ordering, pageSize } = request;
       if (request.page === 'last') {
         const count = await store.countMachines(filter);
-        const page = pageCount(count, pageSize);
+        const page = resolvePage(request, count);
         const items = await store.listMachines(filter, ordering, offsetOf(page, pageSize), pageSize);
         return pageOf(items, count, page, pageSize);
       }
@@ -78,8 +69,7 @@ export function createMachineService(store: MachineStore, clock: () => Date = ()
         store.countMachines(filter),
         store.listMachines(filter, ordering, offsetOf(page, pageSize), pageSize),
       ]);
-      checkPage(page, count, pageSize);
-      return pageOf(items, count, page, pageSize);
+      return pageOf(items, count, resolvePage(request, count), pageSize);
     },
 
     async get(id: number): Promise<Machine> {

@@ -1,9 +1,9 @@
 import { callerOf, requireUser, type TokenVerifier } from '@imm/auth';
-import { NotFoundError, parseId, route, send, ValidationError, validate } from '@imm/web';
+import { pageRequestOf, pageView, parseId, route, send, singleValues, ValidationError, validate } from '@imm/web';
 import express, { type Request, type RequestHandler, type Router } from 'express';
 import type { z } from 'zod';
-import { DEFAULT_PAGE_SIZE, type ListRequest, type OrderField, type PageOf } from '../domain/listing';
-import { type Caller, type Machine, type MachineChanges, machineView } from '../domain/machine';
+import type { ListRequest, OrderField } from '../domain/listing';
+import { type Caller, type MachineChanges, machineView } from '../domain/machine';
 import type { MachineService } from '../domain/machine-service';
 import { createMachineBody, listQuerySchema, patchMachineBody, replaceMachineBody } from './schemas';
 
@@ -43,28 +43,6 @@ function changesOf(input: z.infer<typeof patchMachineBody>): MachineChanges {
   };
 }
 
-/** `?page=1&page=2` reads as the last value (Django's QueryDict.get); empty values as absent. */
-function singleValues(query: Request['query']): Record<string, string> {
-  const values: Record<string, string> = {};
-  for (const [key, raw] of Object.entries(query)) {
-    const value = Array.isArray(raw) ? raw.at(-1) : raw;
-    if (typeof value === 'string' && value !== '') values[key] = value;
-  }
-  return values;
-}
-
-const MAX_PAGE = 2_147_483_647;
-
-/** Django's paginator: a positive integer or `last`; anything else is "Invalid page", a 404. */
-function pageNumber(raw: string | undefined): number | 'last' {
-  if (raw === undefined) return 1;
-  if (raw === 'last') return 'last';
-  if (!/^[0-9]{1,10}$/.test(raw)) throw new NotFoundError();
-  const page = Number(raw);
-  if (page < 1 || page > MAX_PAGE) throw new NotFoundError();
-  return page;
-}
-
 export function listRequestOf(req: Request): ListRequest {
   const query = validate(listQuerySchema, singleValues(req.query));
   const ordering = query.ordering ?? 'id';
@@ -72,30 +50,7 @@ export function listRequestOf(req: Request): ListRequest {
   return {
     filter: { status: query.status as ListRequest['filter']['status'], ownerId: query.owner_id, search: query.search },
     ordering: { field: (descending ? ordering.slice(1) : ordering) as OrderField, descending },
-    page: pageNumber(query.page),
-    pageSize: query.page_size ?? DEFAULT_PAGE_SIZE,
-  };
-}
-
-/**
- * Links to other pages, absolute like Django REST framework's, built from the host and scheme the
- * client used (X-Forwarded-Host/-Proto from the gateway, which express trusts from private
- * addresses only). Page 1's link has no `page` parameter.
- */
-function pageLink(req: Request, page: number | null): string | null {
-  if (page === null) return null;
-  const url = new URL(req.originalUrl, `${req.protocol}://${req.host ?? 'localhost'}`);
-  if (page === 1) url.searchParams.delete('page');
-  else url.searchParams.set('page', String(page));
-  return url.toString();
-}
-
-function pageView(req: Request, page: PageOf<Machine>) {
-  return {
-    count: page.count,
-    next: pageLink(req, page.hasNext ? page.page + 1 : null),
-    previous: pageLink(req, page.hasPrevious ? page.page - 1 : null),
-    results: page.items.map(machineView),
+    ...pageRequestOf(query),
   };
 }
 
@@ -112,7 +67,7 @@ export function machinesRouter({ service, verifier }: MachinesRouterDeps): Route
 
   route(router, '/api/machines', {
     get: guarded(async (req, res) => {
-      send(res, pageView(req, await service.list(listRequestOf(req))));
+      send(res, pageView(req, await service.list(listRequestOf(req)), machineView));
     }),
     post: guarded(async (req, res) => {
       const caller = callerOf(req);

@@ -1,6 +1,7 @@
 import { MachineStatus } from '@imm/contracts';
+import { pageQueryFields, paginatedSchemaOf } from '@imm/web';
 import { z } from 'zod';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, orderFields } from '../domain/listing';
+import { orderFields } from '../domain/listing';
 
 const MAX_ID = 2_147_483_647;
 
@@ -28,14 +29,10 @@ export const machineSchema = z
   })
   .meta({ id: 'Machine' });
 
-export const machinePageSchema = z
-  .object({
-    count: z.int().meta({ description: 'Machines matching the filters, on all pages' }),
-    next: z.url().nullable().meta({ description: 'Absolute URL of the next page, or null' }),
-    previous: z.url().nullable().meta({ description: 'Absolute URL of the previous page, or null' }),
-    results: z.array(machineSchema),
-  })
-  .meta({ id: 'MachinePage' });
+export const machinePageSchema = paginatedSchemaOf(machineSchema, {
+  id: 'MachinePage',
+  count: 'Machines matching the filters, on all pages',
+});
 
 // ---- request bodies --------------------------------------------------------------------------
 
@@ -111,19 +108,7 @@ export const patchMachineBody = replaceMachineBody.partial().meta({ id: 'Machine
 const orderingValues = [...orderFields, ...orderFields.map((field) => `-${field}` as const)] as const;
 
 export const listQuerySchema = z.object({
-  page: z
-    .string()
-    .optional()
-    .meta({ description: '1-based page number, or `last`; a page past the end (or not a number) is 404' }),
-  page_size: z
-    .string()
-    .regex(/^[0-9]+$/, { error: 'invalid_integer' })
-    .transform((value) => Math.min(Number(value), MAX_PAGE_SIZE))
-    .pipe(z.int().min(1))
-    .optional()
-    .meta({
-      description: `Results per page: default ${DEFAULT_PAGE_SIZE}, larger than ${MAX_PAGE_SIZE} means ${MAX_PAGE_SIZE}`,
-    }),
+  ...pageQueryFields,
   status: z
     .enum(['1', '2', '3', '4', '5'])
     .transform(Number)

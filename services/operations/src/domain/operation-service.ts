@@ -1,15 +1,16 @@
 import { OperationResult, type OperationResultValue } from '@imm/contracts';
-import { ConflictError, NotFoundError, PermissionDeniedError } from '@imm/web';
-import { type Caller, type Command, type MachineView, mayReadMachineHistory, decideRequest } from './commands';
 import {
-  type HistoryEntry,
-  type HistoryFilter,
-  type NewEntry,
+  ConflictError,
+  NotFoundError,
+  offsetOf,
   type PageOf,
   type PageRequest,
+  PermissionDeniedError,
   pageOf,
   resolvePage,
-} from './history';
+} from '@imm/web';
+import { type Caller, type Command, type MachineView, mayReadMachineHistory, decideRequest } from './commands';
+import type { HistoryEntry, HistoryFilter, NewEntry } from './history';
 
 /** The machines service's current view of a machine (request/reply); undefined when there is none. */
 export interface MachineDirectory {
@@ -138,7 +139,7 @@ export function createOperationService(deps: OperationServiceDeps) {
   async function page(filter: HistoryFilter, request: PageRequest): Promise<PageOf<HistoryEntry>> {
     const count = await store.countEntries(filter);
     const number = resolvePage(request, count);
-    const items = await store.listEntries(filter, (number - 1) * request.pageSize, request.pageSize);
+    const items = await store.listEntries(filter, offsetOf(number, request.pageSize), request.pageSize);
     return pageOf(items, count, number, request.pageSize);
   }
 

@@ -6,20 +6,23 @@ import {
   errorEnvelope,
   type Language,
   languageOf,
+  type PageRequest,
   PermissionDeniedError,
+  pageRequestOf,
+  pageView,
   parseId,
   route,
   send,
+  singleValues,
   ValidationError,
   validate,
 } from '@imm/web';
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
 import type { Caller } from '../domain/commands';
-import type { HistoryEntry, HistoryFilter, PageRequest } from '../domain/history';
-import { DEFAULT_PAGE_SIZE } from '../domain/history';
+import type { HistoryEntry, HistoryFilter } from '../domain/history';
 import type { OperationService, ReplayableResponse } from '../domain/operation-service';
 import { historyQuerySchema, idempotencyKeySchema, machineHistoryQuerySchema, operationBody } from './schemas';
-import { entryLocation, entryView, pageNumber, pageView, singleValues } from './views';
+import { entryLocation, entryView } from './views';
 
 const IDEMPOTENCY_HEADER = 'idempotency-key';
 
@@ -68,7 +71,7 @@ function historyRequestOf(
       since: query.since,
       until: query.until,
     },
-    page: { page: pageNumber(query.page), pageSize: query.page_size ?? DEFAULT_PAGE_SIZE },
+    page: pageRequestOf(query),
   };
 }
 
@@ -110,7 +113,7 @@ export function operationsRouter({ service, verifier }: OperationsRouterDeps): R
 
   const ownHistory = guarded(async (req, res) => {
     const { filter, page } = historyRequestOf(req, historyQuerySchema);
-    send(res, pageView(req, await service.listOwnHistory(callerFrom(callerOf(req)), filter, page)));
+    send(res, pageView(req, await service.listOwnHistory(callerFrom(callerOf(req)), filter, page), entryView));
   });
   route(router, '/api/machines/history', { get: ownHistory });
   // The Django deployment's name for the same list.
@@ -121,7 +124,7 @@ export function operationsRouter({ service, verifier }: OperationsRouterDeps): R
       const caller = callerFrom(callerOf(req));
       const machineId = parseId(req.params.id);
       const { filter, page } = historyRequestOf(req, machineHistoryQuerySchema);
-      send(res, pageView(req, await service.listMachineHistory(caller, machineId, filter, page)));
+      send(res, pageView(req, await service.listMachineHistory(caller, machineId, filter, page), entryView));
     }),
   });
 

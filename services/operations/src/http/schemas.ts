@@ -1,5 +1,5 @@
+import { pageQueryFields, paginatedSchemaOf } from '@imm/web';
 import { z } from 'zod';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../domain/history';
 
 const MAX_ID = 2_147_483_647;
 
@@ -23,14 +23,10 @@ export const historyEntrySchema = z
   })
   .meta({ id: 'HistoryEntry' });
 
-export const historyPageSchema = z
-  .object({
-    count: z.int().meta({ description: 'Entries matching the filters, on all pages' }),
-    next: z.url().nullable().meta({ description: 'Absolute URL of the next page, or null' }),
-    previous: z.url().nullable().meta({ description: 'Absolute URL of the previous page, or null' }),
-    results: z.array(historyEntrySchema),
-  })
-  .meta({ id: 'HistoryPage' });
+export const historyPageSchema = paginatedSchemaOf(historyEntrySchema, {
+  id: 'HistoryPage',
+  count: 'Entries matching the filters, on all pages',
+});
 
 // ---- requests --------------------------------------------------------------------------------
 
@@ -66,19 +62,7 @@ const datetime = z
   .transform((value) => new Date(/T.*(Z|[+-]\d\d:?\d\d)$/i.test(value) || !value.includes('T') ? value : `${value}Z`));
 
 export const historyQuerySchema = z.object({
-  page: z
-    .string()
-    .optional()
-    .meta({ description: '1-based page number, or `last`; a page past the end (or not a number) is 404' }),
-  page_size: z
-    .string()
-    .regex(/^[0-9]+$/, { error: 'invalid_integer' })
-    .transform((value) => Math.min(Number(value), MAX_PAGE_SIZE))
-    .pipe(z.int().min(1))
-    .optional()
-    .meta({
-      description: `Results per page: default ${DEFAULT_PAGE_SIZE}, larger than ${MAX_PAGE_SIZE} means ${MAX_PAGE_SIZE}`,
-    }),
+  ...pageQueryFields,
   machine_id: positiveInt.optional().meta({ description: 'Only entries of this machine' }),
   command: z
     .string()
