@@ -61,10 +61,25 @@ export function fieldMessages(error: z.ZodError, data: unknown): FieldMessages {
   return fields;
 }
 
+/** Paths of strings holding a NUL character, which Postgres text cannot store. */
+function nulPaths(data: unknown, path: string[] = [], found: string[] = []): string[] {
+  if (typeof data === 'string') {
+    if (data.includes('\u0000')) found.push(path.length > 0 ? path.join('.') : NON_FIELD);
+  } else if (data !== null && typeof data === 'object') {
+    for (const [key, value] of Object.entries(data)) nulPaths(value, [...path, key], found);
+  }
+  return found;
+}
+
 /** Validates data against a schema; a failure is a 400 with a message per field. */
 export function validate<S extends z.ZodType>(schema: S, data: unknown): z.infer<S> {
   const result = schema.safeParse(data);
   if (!result.success) throw new ValidationError(fieldMessages(result.error, data));
+  // Checked on what the schema kept, so an ignored extra field cannot fail a request.
+  const withNul = nulPaths(result.data);
+  if (withNul.length > 0) {
+    throw new ValidationError(Object.fromEntries(withNul.map((field) => [field, [{ key: 'null_character' }]])));
+  }
   return result.data;
 }
 
