@@ -1,11 +1,10 @@
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { createTokenVerifier, remoteKeySource } from '@imm/auth';
 import type { Logger } from '@imm/logging';
-import { closeServer, listen } from '@imm/web';
+import { boundPort, closeServer, closerStack, listen } from '@imm/web';
 import { createApp } from './app';
 import { type GatewayConfig, upstreamUrls } from './config';
 import { createOpenApiCatalog } from './openapi/catalog';
@@ -58,32 +57,33 @@ async function redisReady(redis: Redis, waitMs: number): Promise<void> {
 
 /** Opens Redis, the upstream agents, the OpenAPI catalog and the HTTP server, in that order. */
 export async function startGateway(config: GatewayConfig, logger: Logger): Promise<RunningGateway> {
-  const redis = connectRedis(config.REDIS_URL, logger);
-  await redisReady(redis, 2000);
-  const agents = createUpstreamAgents();
-  const verifier = createTokenVerifier(
-    remoteKeySource(config.AUTH_JWKS_URL, { minRefreshMs: config.JWKS_MIN_REFRESH_MS }),
-  );
-  const openApi = createOpenApiCatalog({
-    upstreams: upstreamUrls(config),
-    own: gatewayDocument(version),
-    base: mergeBase(version),
-    logger,
-    refreshMs: config.OPENAPI_REFRESH_MS,
-  });
-  openApi.start();
-  const app = createApp({ config, logger, redis, verifier, openApi, agents });
-  const server = await listen(app, config.PORT);
-  const { port } = server.address() as AddressInfo;
-  logger.info({ port, upstreams: upstreamUrls(config) }, `gateway listening on port ${port}`);
-  return {
-    server,
-    port,
-    async close() {
-      await closeServer(server);
-      openApi.stop();
-      agents.destroy();
-      await redis.quit().catch(() => redis.disconnect());
-    },
-  };
+  const closers = closerStack(logger);
+  try {
+    const redis = connectRedis(config.REDIS_URL, logger);
+    closers.push(() => redis.quit().catch(() => redis.disconnect()));
+    await redisReady(redis, 2000);
+    const agents = createUpstreamAgents();
+    closers.push(() => agents.destroy());
+    const verifier = createTokenVerifier(
+      remoteKeySource(config.AUTH_JWKS_URL, { minRefreshMs: config.JWKS_MIN_REFRESH_MS }),
+    );
+    const openApi = createOpenApiCatalog({
+      upstreams: upstreamUrls(config),
+      own: gatewayDocument(version),
+      base: mergeBase(version),
+      logger,
+      refreshMs: config.OPENAPI_REFRESH_MS,
+    });
+    openApi.start();
+    closers.push(() => openApi.stop());
+    const app = createApp({ config, logger, redis, verifier, openApi, agents });
+    const server = await listen(app, config.PORT);
+    closers.push(() => closeServer(server));
+    const port = boundPort(server);
+    logger.info({ port, upstreams: upstreamUrls(config) }, `gateway listening on port ${port}`);
+    return { server, port, close: closers.closeAll };
+  } catch (error) {
+    await closers.closeAll();
+    throw error;
+  }
 }

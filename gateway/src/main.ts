@@ -1,15 +1,15 @@
-import { exitOnConfigError } from '@imm/config';
-import { createLogger } from '@imm/logging';
-import { onShutdown } from '@imm/web';
-import { type GatewayConfig, loadGatewayConfig } from './config';
+import { isEntryPoint, runMain } from '@imm/web';
+import { loadGatewayConfig } from './config';
 import { startGateway } from './gateway';
 
-let config: GatewayConfig;
-try {
-  config = loadGatewayConfig();
-} catch (error) {
-  exitOnConfigError(error);
+if (isEntryPoint(import.meta.url)) {
+  void runMain({
+    name: 'gateway',
+    title: 'gateway',
+    loadConfig: loadGatewayConfig,
+    start: async (config, logger) => {
+      const gateway = await startGateway(config, logger);
+      return { stop: gateway.close };
+    },
+  });
 }
-const logger = createLogger('gateway', config.LOG_LEVEL);
-const gateway = await startGateway(config, logger);
-onShutdown(() => gateway.close(), logger);

@@ -6,5 +6,6 @@ export * from './validation';
 export * from './routes';
 export * from './app';
 export * from './server';
+export * from './lifecycle';
 export * from './openapi';
 export * from './pagination';

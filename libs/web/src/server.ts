@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 
 /** Starts listening and resolves once the port is bound (port 0 picks a free one). */
@@ -7,6 +8,11 @@ export function listen(app: Express, port: number, host = '0.0.0.0'): Promise<Se
     const server = app.listen(port, host, (error?: Error) => (error ? reject(error) : resolve(server)));
     server.keepAliveTimeout = 65_000; // longer than the gateway's upstream idle timeout
   });
+}
+
+/** The port a listening server is bound to: the one PORT=0 picked. */
+export function boundPort(server: Server): number {
+  return (server.address() as AddressInfo).port;
 }
 
 export function closeServer(server: Server): Promise<void> {

@@ -1,11 +1,8 @@
-import { realpathSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import { connectBus, OutboxMessage, ProcessedEvent, startOutboxRelay } from '@imm/bus';
-import { exitOnConfigError } from '@imm/config';
 import { checkDatabase, openDatabase } from '@imm/db';
 import { createLogger, type Logger } from '@imm/logging';
-import { closeServer, listen, onShutdown } from '@imm/web';
+import { boundPort, closeServer, closerStack, isEntryPoint, listen, runMain } from '@imm/web';
 import { Redis } from 'ioredis';
 import { createApp } from './app';
 import { type AuthConfig, loadAuthConfig } from './config';
@@ -53,17 +50,7 @@ function connectRedis(url: string, logger: Logger): Redis {
  * reverse order. Tests start the service in-process through this too.
  */
 export async function startAuthService(config: AuthConfig, logger = createLogger('auth', config.LOG_LEVEL)) {
-  const closers: (() => Promise<unknown> | unknown)[] = [];
-  const stop = async () => {
-    for (const close of closers.splice(0).reverse()) {
-      try {
-        await close();
-      } catch (error) {
-        logger.warn({ err: error }, 'error while shutting down');
-      }
-    }
-  };
-
+  const closers = closerStack(logger);
   try {
     const orm = await openDatabase({
       url: config.DATABASE_URL,
@@ -142,32 +129,15 @@ export async function startAuthService(config: AuthConfig, logger = createLogger
     });
     const server = await listen(app, config.PORT);
     closers.push(() => closeServer(server));
-    const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : config.PORT;
+    const port = boundPort(server);
     logger.info({ port }, 'auth service listening');
-    return { server, port, stop } satisfies RunningAuthService;
+    return { server, port, stop: closers.closeAll } satisfies RunningAuthService;
   } catch (error) {
-    await stop();
+    await closers.closeAll();
     throw error;
   }
 }
 
-async function main(): Promise<void> {
-  let config: AuthConfig;
-  try {
-    config = loadAuthConfig();
-  } catch (error) {
-    exitOnConfigError(error);
-  }
-  const logger = createLogger('auth', config.LOG_LEVEL);
-  try {
-    const service = await startAuthService(config, logger);
-    onShutdown(service.stop, logger);
-  } catch (error) {
-    logger.fatal({ err: error }, 'auth service failed to start');
-    process.exit(1);
-  }
+if (isEntryPoint(import.meta.url)) {
+  void runMain({ name: 'auth', title: 'auth service', loadConfig: loadAuthConfig, start: startAuthService });
 }
-
-const entry = process.argv[1];
-if (entry && realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url))) void main();

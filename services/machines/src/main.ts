@@ -1,12 +1,9 @@
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { pathToFileURL } from 'node:url';
 import { createTokenVerifier, remoteKeySource } from '@imm/auth';
 import { type Bus, connectBus, type OutboxRelay, startOutboxRelay } from '@imm/bus';
-import { exitOnConfigError } from '@imm/config';
 import { checkDatabase, type Database, openDatabase } from '@imm/db';
-import { createLogger, type Logger } from '@imm/logging';
-import { closeServer, listen, onShutdown } from '@imm/web';
+import type { Logger } from '@imm/logging';
+import { boundPort, closeServer, closerStack, isEntryPoint, listen, runMain } from '@imm/web';
 import { createApp } from './app';
 import { loadMachinesConfig, type MachinesConfig } from './config';
 import { entities, MACHINES_SCHEMA } from './data/entities';
@@ -32,21 +29,17 @@ export interface RunningMachines {
  * then HTTP. Tests run the service in-process through this function.
  */
 export async function startMachines(config: MachinesConfig, logger: Logger): Promise<RunningMachines> {
-  const orm = await openDatabase({
-    url: config.DATABASE_URL,
-    schema: MACHINES_SCHEMA,
-    entities,
-    migrations,
-    logger,
-    poolMax: config.DB_POOL_MAX,
-  });
-  const closers: (() => Promise<void>)[] = [() => orm.close()];
-  const stop = async () => {
-    for (const close of closers.reverse().splice(0)) {
-      await close().catch((error: unknown) => logger.error({ err: error }, 'shutdown step failed'));
-    }
-  };
+  const closers = closerStack(logger);
   try {
+    const orm = await openDatabase({
+      url: config.DATABASE_URL,
+      schema: MACHINES_SCHEMA,
+      entities,
+      migrations,
+      logger,
+      poolMax: config.DB_POOL_MAX,
+    });
+    closers.push(() => orm.close());
     const bus = await connectBus({ url: config.NATS_URL, prefix: config.BUS_PREFIX, name: 'machines', logger });
     closers.push(() => bus.close());
     const relay = startOutboxRelay({ orm, bus, logger, intervalMs: config.OUTBOX_INTERVAL_MS });
@@ -74,30 +67,15 @@ export async function startMachines(config: MachinesConfig, logger: Logger): Pro
     });
     const server = await listen(app, config.PORT);
     closers.push(() => closeServer(server));
-    const port = (server.address() as AddressInfo).port;
+    const port = boundPort(server);
     logger.info({ port }, 'machines service listening');
-    return { port, server, orm, bus, relay, service, stop };
+    return { port, server, orm, bus, relay, service, stop: closers.closeAll };
   } catch (error) {
-    await stop();
+    await closers.closeAll();
     throw error;
   }
 }
 
-async function main(): Promise<void> {
-  let config: MachinesConfig;
-  try {
-    config = loadMachinesConfig();
-  } catch (error) {
-    exitOnConfigError(error);
-  }
-  const logger = createLogger('machines', config.LOG_LEVEL);
-  const running = await startMachines(config, logger);
-  onShutdown(running.stop, logger);
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().catch((error: unknown) => {
-    createLogger('machines').fatal({ err: error }, 'machines service failed to start');
-    process.exit(1);
-  });
+if (isEntryPoint(import.meta.url)) {
+  void runMain({ name: 'machines', title: 'machines service', loadConfig: loadMachinesConfig, start: startMachines });
 }

@@ -1,14 +1,10 @@
-import { realpathSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import { createTokenVerifier, remoteKeySource } from '@imm/auth';
 import { connectBus, OutboxMessage, ProcessedEvent } from '@imm/bus';
-import { exitOnConfigError } from '@imm/config';
 import { checkDatabase, openDatabase } from '@imm/db';
 import { createLogger } from '@imm/logging';
-import { closeServer, listen, onShutdown } from '@imm/web';
+import { boundPort, closeServer, closerStack, isEntryPoint, listen, runMain } from '@imm/web';
 import { createApp } from './app';
-import { closerStack } from './closers';
 import { type ApiConfig, loadApiConfig } from './config';
 import { entities, SCHEMA } from './data/entities';
 import { migrations } from './data/migrations';
@@ -84,8 +80,7 @@ export async function startOperationsApi(
     });
     const server = await listen(app, config.PORT);
     closers.push(() => closeServer(server));
-    const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : config.PORT;
+    const port = boundPort(server);
     logger.info({ port }, 'operations API listening');
     return { server, port, stop: closers.closeAll };
   } catch (error) {
@@ -94,22 +89,6 @@ export async function startOperationsApi(
   }
 }
 
-async function main(): Promise<void> {
-  let config: ApiConfig;
-  try {
-    config = loadApiConfig();
-  } catch (error) {
-    exitOnConfigError(error);
-  }
-  const logger = createLogger('operations', config.LOG_LEVEL);
-  try {
-    const api = await startOperationsApi(config, logger);
-    onShutdown(api.stop, logger);
-  } catch (error) {
-    logger.fatal({ err: error }, 'operations API failed to start');
-    process.exit(1);
-  }
+if (isEntryPoint(import.meta.url)) {
+  void runMain({ name: 'operations', title: 'operations API', loadConfig: loadApiConfig, start: startOperationsApi });
 }
-
-const entry = process.argv[1];
-if (entry && realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url))) void main();

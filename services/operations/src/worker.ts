@@ -1,12 +1,8 @@
-import { realpathSync } from 'node:fs';
 import type { Server } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import { connectBus, OutboxMessage, ProcessedEvent } from '@imm/bus';
-import { exitOnConfigError } from '@imm/config';
 import { checkDatabase, openDatabase } from '@imm/db';
 import { createLogger } from '@imm/logging';
-import { closeServer, createHttpApp, listen, onShutdown } from '@imm/web';
-import { closerStack } from './closers';
+import { boundPort, closeServer, closerStack, createHttpApp, isEntryPoint, listen, runMain } from '@imm/web';
 import { loadWorkerConfig, type WorkerConfig } from './config';
 import { entities, SCHEMA } from './data/entities';
 import { migrations } from './data/migrations';
@@ -131,8 +127,7 @@ export async function startOperationsWorker(
     });
     const server = await listen(app, config.PORT);
     closers.push(() => closeServer(server));
-    const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : config.PORT;
+    const port = boundPort(server);
     logger.info({ port, concurrency: config.WORKER_CONCURRENCY }, 'operations worker running');
     return { server, port, worker, stop: closers.closeAll };
   } catch (error) {
@@ -141,23 +136,13 @@ export async function startOperationsWorker(
   }
 }
 
-async function main(): Promise<void> {
-  let config: WorkerConfig;
-  try {
-    config = loadWorkerConfig();
-  } catch (error) {
-    exitOnConfigError(error);
-  }
-  const logger = createLogger('operations-worker', config.LOG_LEVEL);
-  try {
-    const worker = await startOperationsWorker(config, logger);
+if (isEntryPoint(import.meta.url)) {
+  void runMain({
+    name: 'operations-worker',
+    title: 'operations worker',
+    loadConfig: loadWorkerConfig,
+    start: startOperationsWorker,
     // Running commands get WORKER_SHUTDOWN_MS; the rest of the shutdown a few seconds more.
-    onShutdown(worker.stop, logger, config.WORKER_SHUTDOWN_MS + 10_000);
-  } catch (error) {
-    logger.fatal({ err: error }, 'operations worker failed to start');
-    process.exit(1);
-  }
+    shutdownDeadlineMs: (config) => config.WORKER_SHUTDOWN_MS + 10_000,
+  });
 }
-
-const entry = process.argv[1];
-if (entry && realpathSync(entry) === realpathSync(fileURLToPath(import.meta.url))) void main();

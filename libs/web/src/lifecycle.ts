@@ -1,0 +1,69 @@
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { exitOnConfigError } from '@imm/config';
+import { createLogger, type Logger } from '@imm/logging';
+import { onShutdown } from './server';
+
+type Closer = () => Promise<unknown> | unknown;
+
+export interface CloserStack {
+  push(close: Closer): void;
+  closeAll(): Promise<void>;
+}
+
+/** Closes what was opened, newest first; a failing closer does not keep the others open. */
+export function closerStack(logger: Logger): CloserStack {
+  const closers: Closer[] = [];
+  return {
+    push: (close) => void closers.push(close),
+    async closeAll() {
+      for (const close of closers.splice(0).reverse()) {
+        try {
+          await close();
+        } catch (error) {
+          logger.warn({ err: error }, 'error while shutting down');
+        }
+      }
+    },
+  };
+}
+
+/** True in the script node was started with, false where a test imports the module. */
+export function isEntryPoint(moduleUrl: string): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  return realpathSync(entry) === realpathSync(fileURLToPath(moduleUrl));
+}
+
+export interface MainOptions<C extends { LOG_LEVEL: string }> {
+  /** The logger's name: the `service` of every log line. */
+  name: string;
+  /** What the log calls the process when it fails to start ("auth service"). */
+  title: string;
+  /** Throws a ConfigError when the environment is wrong. */
+  loadConfig: () => C;
+  start: (config: C, logger: Logger) => Promise<{ stop(): Promise<void> }>;
+  /** How long stopping may take before the process exits anyway (onShutdown's default otherwise). */
+  shutdownDeadlineMs?: (config: C) => number;
+}
+
+/**
+ * A process's main: a wrong environment exits 78 (EX_CONFIG), a failed start is logged and exits 1,
+ * and SIGINT/SIGTERM stop what was started.
+ */
+export async function runMain<C extends { LOG_LEVEL: string }>(options: MainOptions<C>): Promise<void> {
+  let config: C;
+  try {
+    config = options.loadConfig();
+  } catch (error) {
+    exitOnConfigError(error);
+  }
+  const logger = createLogger(options.name, config.LOG_LEVEL);
+  try {
+    const running = await options.start(config, logger);
+    onShutdown(running.stop, logger, options.shutdownDeadlineMs?.(config));
+  } catch (error) {
+    logger.fatal({ err: error }, `${options.title} failed to start`);
+    process.exit(1);
+  }
+}
