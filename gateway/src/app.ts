@@ -4,7 +4,7 @@ import helmet from 'helmet';
 import type { Redis } from 'ioredis';
 import { requireUser, type TokenVerifier } from '@imm/auth';
 import type { Logger } from '@imm/logging';
-import { BadRequestError, createHttpApp, NotFoundError, type ReadinessChecks } from '@imm/web';
+import { BadRequestError, createHttpApp, NotFoundError, type ReadinessChecks, redisReady } from '@imm/web';
 import { type GatewayConfig, type Upstream, upstreamUrls } from './config';
 import type { OpenApiCatalog } from './openapi/catalog';
 import { openApiRoutes } from './openapi/routes';
@@ -69,7 +69,7 @@ export function createApp(deps: GatewayDeps): Express {
   const authenticate = requireUser(deps.verifier);
 
   const readiness: ReadinessChecks = {
-    redis: () => deps.redis.ping(),
+    redis: () => redisReady(deps.redis),
     ...Object.fromEntries(Object.entries(upstreams).map(([name, url]) => [name, () => upstreamReady(url)])),
   };
 

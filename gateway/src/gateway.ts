@@ -42,7 +42,7 @@ function connectRedis(url: string, logger: Logger): Redis {
 }
 
 /** Gives Redis a moment to connect, so the first requests are already counted there. */
-async function redisReady(redis: Redis, waitMs: number): Promise<void> {
+async function waitForRedis(redis: Redis, waitMs: number): Promise<void> {
   if (redis.status === 'ready') return;
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([
@@ -61,7 +61,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
   try {
     const redis = connectRedis(config.REDIS_URL, logger);
     closers.push(() => redis.quit().catch(() => redis.disconnect()));
-    await redisReady(redis, 2000);
+    await waitForRedis(redis, 2000);
     const agents = createUpstreamAgents();
     closers.push(() => agents.destroy());
     const verifier = createTokenVerifier(

@@ -26,6 +26,12 @@ export interface Bus {
   isConnected(): boolean;
 }
 
+/** Readiness: connected, and the server answers a round trip. */
+export async function busReady(bus: Bus): Promise<void> {
+  if (!bus.isConnected()) throw new Error('NATS is not connected');
+  await bus.nc.flush();
+}
+
 export interface BusOptions {
   url: string;
   /** BUS_PREFIX: subjects start with it, stream names with its upper-case form. */

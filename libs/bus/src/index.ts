@@ -1,4 +1,4 @@
-export { type Bus, type BusOptions, connectBus, declareStreams } from './connection';
+export { type Bus, type BusOptions, busReady, connectBus, declareStreams } from './connection';
 export { type ConsumerOptions, type RunningConsumer, startConsumer } from './consumer';
 export { BusRequestError, BusUnavailableError } from './errors';
 export { messagingTablesSql, OutboxMessage, ProcessedEvent } from './outbox-entities';

@@ -1,9 +1,9 @@
 import express, { type Express, type RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
 import { acceptRequestId, type Logger, REQUEST_ID_HEADER, runWithRequestId } from '@imm/logging';
-import { AppError, ErrorCode, NotAcceptableError, UnsupportedMediaTypeError } from './errors';
+import { NotAcceptableError, UnsupportedMediaTypeError } from './errors';
 import { errorHandler, notFoundHandler } from './error-handler';
-import { send } from './envelope';
+import { healthRoutes, type ReadinessChecks } from './health';
 
 /** Takes the client's request id (or makes one), echoes it, and binds it to every log line. */
 export const requestId: RequestHandler = (req, res, next) => {
@@ -37,46 +37,6 @@ export function jsonBody(limit: string): RequestHandler[] {
     next();
   };
   return [checkType, parse];
-}
-
-export type ReadinessChecks = Record<string, () => Promise<unknown>>;
-
-async function withTimeout(check: () => Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    await Promise.race([
-      check(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error('timeout')), ms);
-      }),
-    ]);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** `/healthz`: the process answers. `/readyz`: each dependency answers within two seconds. */
-export function healthRoutes(checks: ReadinessChecks): express.Router {
-  const router = express.Router();
-  router.get('/healthz', (_req, res) => send(res, { status: 'ok' }));
-  router.get('/readyz', async (_req, res) => {
-    const names = Object.keys(checks);
-    const results = await Promise.all(names.map((name) => withTimeout(checks[name] as () => Promise<unknown>, 2000)));
-    const down = names.filter((_, i) => !results[i]);
-    if (down.length > 0) {
-      throw new AppError(
-        503,
-        ErrorCode.SERVICEUNAVAILABLE,
-        Object.fromEntries(down.map((name) => [name, [{ key: 'dependency_down' }]])),
-        { 'Retry-After': '5' },
-      );
-    }
-    send(res, Object.fromEntries(names.map((name) => [name, 'ok'])));
-  });
-  return router;
 }
 
 export interface HttpAppOptions {

@@ -5,6 +5,7 @@ export * from './error-handler';
 export * from './validation';
 export * from './routes';
 export * from './app';
+export * from './health';
 export * from './server';
 export * from './lifecycle';
 export * from './openapi';

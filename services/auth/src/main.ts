@@ -1,8 +1,8 @@
 import type { Server } from 'node:http';
-import { connectBus, OutboxMessage, ProcessedEvent, startOutboxRelay } from '@imm/bus';
+import { busReady, connectBus, OutboxMessage, ProcessedEvent, startOutboxRelay } from '@imm/bus';
 import { checkDatabase, openDatabase } from '@imm/db';
 import { createLogger, type Logger } from '@imm/logging';
-import { boundPort, closeServer, closerStack, isEntryPoint, listen, runMain } from '@imm/web';
+import { boundPort, closeServer, closerStack, isEntryPoint, listen, redisReady, runMain } from '@imm/web';
 import { Redis } from 'ioredis';
 import { createApp } from './app';
 import { type AuthConfig, loadAuthConfig } from './config';
@@ -120,11 +120,8 @@ export async function startAuthService(config: AuthConfig, logger = createLogger
       },
       readiness: {
         database: () => checkDatabase(orm),
-        redis: () => redis.ping(),
-        nats: async () => {
-          if (!bus.isConnected()) throw new Error('nats disconnected');
-          await bus.nc.flush();
-        },
+        redis: () => redisReady(redis),
+        nats: () => busReady(bus),
       },
     });
     const server = await listen(app, config.PORT);

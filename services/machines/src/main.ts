@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { createTokenVerifier, remoteKeySource } from '@imm/auth';
-import { type Bus, connectBus, type OutboxRelay, startOutboxRelay } from '@imm/bus';
+import { type Bus, busReady, connectBus, type OutboxRelay, startOutboxRelay } from '@imm/bus';
 import { checkDatabase, type Database, openDatabase } from '@imm/db';
 import type { Logger } from '@imm/logging';
 import { boundPort, closeServer, closerStack, isEntryPoint, listen, runMain } from '@imm/web';
@@ -59,10 +59,7 @@ export async function startMachines(config: MachinesConfig, logger: Logger): Pro
       verifier: createTokenVerifier(remoteKeySource(config.AUTH_JWKS_URL)),
       readiness: {
         database: () => checkDatabase(orm),
-        nats: async () => {
-          if (!bus.isConnected()) throw new Error('NATS is not connected');
-          await bus.nc.flush();
-        },
+        nats: () => busReady(bus),
       },
     });
     const server = await listen(app, config.PORT);

@@ -1,9 +1,9 @@
 import type { Server } from 'node:http';
 import { createTokenVerifier, remoteKeySource } from '@imm/auth';
-import { connectBus, OutboxMessage, ProcessedEvent } from '@imm/bus';
+import { busReady, connectBus, OutboxMessage, ProcessedEvent } from '@imm/bus';
 import { checkDatabase, openDatabase } from '@imm/db';
 import { createLogger } from '@imm/logging';
-import { boundPort, closeServer, closerStack, isEntryPoint, listen, runMain } from '@imm/web';
+import { boundPort, closeServer, closerStack, isEntryPoint, listen, redisReady, runMain } from '@imm/web';
 import { createApp } from './app';
 import { type ApiConfig, loadApiConfig } from './config';
 import { entities, SCHEMA } from './data/entities';
@@ -12,13 +12,7 @@ import { createOperationRepository } from './data/operation-repository';
 import { createOperationService } from './domain/operation-service';
 import { busMachineDirectory } from './events/machine-directory';
 import { startOutbox } from './events/outbox';
-import {
-  checkRedis,
-  closeRedis,
-  connectRedis,
-  createJobSubmitter,
-  createOperationQueue,
-} from './queue/operation-queue';
+import { closeRedis, connectRedis, createJobSubmitter, createOperationQueue } from './queue/operation-queue';
 
 export interface RunningOperationsApi {
   server: Server;
@@ -71,11 +65,8 @@ export async function startOperationsApi(
       verifier: createTokenVerifier(remoteKeySource(config.AUTH_JWKS_URL)),
       readiness: {
         database: () => checkDatabase(orm),
-        redis: () => checkRedis(redis),
-        nats: async () => {
-          if (!bus.isConnected()) throw new Error('nats disconnected');
-          await bus.nc.flush();
-        },
+        redis: () => redisReady(redis),
+        nats: () => busReady(bus),
       },
     });
     const server = await listen(app, config.PORT);

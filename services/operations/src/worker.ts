@@ -1,21 +1,24 @@
 import type { Server } from 'node:http';
-import { connectBus, OutboxMessage, ProcessedEvent } from '@imm/bus';
+import { busReady, connectBus, OutboxMessage, ProcessedEvent } from '@imm/bus';
 import { checkDatabase, openDatabase } from '@imm/db';
 import { createLogger } from '@imm/logging';
-import { boundPort, closeServer, closerStack, createHttpApp, isEntryPoint, listen, runMain } from '@imm/web';
+import {
+  boundPort,
+  closeServer,
+  closerStack,
+  createHttpApp,
+  isEntryPoint,
+  listen,
+  redisReady,
+  runMain,
+} from '@imm/web';
 import { loadWorkerConfig, type WorkerConfig } from './config';
 import { entities, SCHEMA } from './data/entities';
 import { migrations } from './data/migrations';
 import { createOperationRepository } from './data/operation-repository';
 import { createDriverRegistry, driverFactories, networkPolicy } from './drivers';
 import { startOutbox } from './events/outbox';
-import {
-  checkRedis,
-  closeRedis,
-  connectRedis,
-  createJobSubmitter,
-  createOperationQueue,
-} from './queue/operation-queue';
+import { closeRedis, connectRedis, createJobSubmitter, createOperationQueue } from './queue/operation-queue';
 import { type OperationWorker, startOperationWorker } from './queue/operation-worker';
 import { startSweeper } from './queue/sweeper';
 
@@ -117,11 +120,8 @@ export async function startOperationsWorker(
       logger,
       readiness: {
         database: () => checkDatabase(orm),
-        redis: () => checkRedis(queueRedis),
-        nats: async () => {
-          if (!bus.isConnected()) throw new Error('nats disconnected');
-          await bus.nc.flush();
-        },
+        redis: () => redisReady(queueRedis),
+        nats: () => busReady(bus),
       },
       mount: () => {},
     });

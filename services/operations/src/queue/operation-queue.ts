@@ -50,12 +50,6 @@ export async function closeRedis(redis: Redis): Promise<void> {
   redis.disconnect();
 }
 
-/** Readiness: connected and answering, without queueing a PING behind an outage. */
-export async function checkRedis(redis: Redis): Promise<void> {
-  if (redis.status !== 'ready') throw new Error(`redis ${redis.status}`);
-  await redis.ping();
-}
-
 export function createOperationQueue(connection: Redis, prefix: string, logger: Logger): Queue<OperationJob> {
   const queue = new Queue<OperationJob>(QUEUE_NAME, { connection, prefix });
   // Connection errors are logged by the connection; without a listener they would crash the process.
