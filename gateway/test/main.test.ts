@@ -1,7 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { dropRedisKeys, freePort } from '@imm/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { deadPort, dropRedisKeys, uniquePrefix } from './support';
+import { uniquePrefix } from './support';
 
 const tsx = fileURLToPath(new URL('../../node_modules/.bin/tsx', import.meta.url));
 const main = fileURLToPath(new URL('../src/main.ts', import.meta.url));
@@ -32,7 +33,7 @@ function run(env: Record<string, string>) {
 
 describe('main', () => {
   it('starts, answers, logs JSON lines, and stops cleanly on SIGTERM', async () => {
-    const port = await deadPort();
+    const port = await freePort();
     const prefix = uniquePrefix('main');
     const { proc, exited, output } = run({ PORT: String(port), REDIS_PREFIX: prefix });
     let healthy = false;
@@ -61,7 +62,7 @@ describe('main', () => {
   it('refuses to start in RELEASE without CORS_ORIGINS and ALLOWED_HOSTS, naming both', async () => {
     const { exited, output } = run({
       MODE: 'RELEASE',
-      PORT: String(await deadPort()),
+      PORT: String(await freePort()),
       CORS_ORIGINS: '',
       ALLOWED_HOSTS: '',
     });

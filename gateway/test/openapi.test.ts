@@ -1,12 +1,13 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
+import { freePort } from '@imm/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { buildOpenApiDocument, OpenAPIRegistry, registerRoute } from '@imm/web';
 import {
-  deadPort,
   type StandIn,
   startStandIn,
   startTestGateway,
+  startUpstreams,
   type TestGateway,
   uniquePrefix,
   upstreamEnv,
@@ -100,11 +101,11 @@ let gw: TestGateway;
 const toClose: { close(): Promise<void> }[] = [];
 
 beforeAll(async () => {
-  [auth, machines, operations] = await Promise.all([
-    startStandIn('auth', { openapi: authPart }),
-    startStandIn('machines', { openapi: machinesPart }),
-    startStandIn('operations', { openapi: operationsPart }),
-  ]);
+  ({ auth, machines, operations } = await startUpstreams({
+    auth: { openapi: authPart },
+    machines: { openapi: machinesPart },
+    operations: { openapi: operationsPart },
+  }));
   gw = await startTestGateway({ ...upstreamEnv(auth, machines, operations), REDIS_PREFIX: uniquePrefix('openapi') });
   toClose.push(gw, auth, machines, operations);
 });
@@ -187,7 +188,7 @@ describe('the merged document', () => {
   });
 
   it('a service that comes up late is fetched when it answers', async () => {
-    const latePort = await deadPort();
+    const latePort = await freePort();
     const lateUrl = `http://127.0.0.1:${latePort}`;
     const partial = await startTestGateway({
       ...upstreamEnv(auth, machines, operations),

@@ -1,14 +1,14 @@
 import { request as httpRequest } from 'node:http';
 import { Redis } from 'ioredis';
+import { freePort } from '@imm/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   accessClaims,
-  deadPort,
   makeSigningKey,
   type StandIn,
   signToken,
-  startStandIn,
   startTestGateway,
+  startUpstreams,
   type TestGateway,
   uniquePrefix,
   upstreamEnv,
@@ -30,11 +30,7 @@ async function gateway(env: Record<string, string>): Promise<TestGateway> {
 }
 
 beforeAll(async () => {
-  [auth, machines, operations] = await Promise.all([
-    startStandIn('auth'),
-    startStandIn('machines'),
-    startStandIn('operations'),
-  ]);
+  ({ auth, machines, operations } = await startUpstreams());
   auth.jwks = [key.jwk];
   await operations.close();
   gw = await gateway({
@@ -100,7 +96,7 @@ describe('services that fail', () => {
   it('the JWKS unreachable → 503 for a protected route, nothing proxied', async () => {
     const noKeys = await gateway({
       ...upstreamEnv(auth, machines, operations),
-      AUTH_JWKS_URL: `http://127.0.0.1:${await deadPort()}/api/auth/jwks.json`,
+      AUTH_JWKS_URL: `http://127.0.0.1:${await freePort()}/api/auth/jwks.json`,
       REDIS_PREFIX: uniquePrefix('nojwks'),
     });
     const response = await fetch(`${noKeys.url}/api/machines/`, { headers: { Authorization: bearer } });
@@ -213,7 +209,7 @@ describe('rate limit', () => {
   it('with Redis down, the in-memory limiter still limits and requests are still served', async () => {
     const noRedis = await gateway({
       ...upstreamEnv(auth, machines, operations),
-      REDIS_URL: `redis://127.0.0.1:${await deadPort()}`,
+      REDIS_URL: `redis://127.0.0.1:${await freePort()}`,
       REDIS_PREFIX: uniquePrefix('noredis'),
       RATE_LIMIT_PER_MINUTE: '3',
     });

@@ -6,8 +6,8 @@ import {
   makeSigningKey,
   type StandIn,
   signToken,
-  startStandIn,
   startTestGateway,
+  startUpstreams,
   type TestGateway,
   uniquePrefix,
   upstreamEnv,
@@ -22,11 +22,7 @@ const token = signToken(key, accessClaims());
 const standIns = () => [auth, machines, operations];
 
 beforeAll(async () => {
-  [auth, machines, operations] = await Promise.all([
-    startStandIn('auth'),
-    startStandIn('machines'),
-    startStandIn('operations'),
-  ]);
+  ({ auth, machines, operations } = await startUpstreams());
   auth.jwks = [key.jwk];
   gw = await startTestGateway({ ...upstreamEnv(auth, machines, operations), REDIS_PREFIX: uniquePrefix('routes') });
 });

@@ -1,21 +1,12 @@
 import { createHmac, generateKeyPairSync, type KeyObject, randomBytes, randomUUID, sign } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { IncomingHttpHeaders, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { Redis } from 'ioredis';
 import { createLogger } from '@imm/logging';
+import { dropRedisKeys } from '@imm/testing';
 import { closeServer } from '@imm/web';
 import { type GatewayConfig, loadGatewayConfig } from '../src/config';
 import { type RunningGateway, startGateway } from '../src/gateway';
-
-/** A port nothing listens on (bound once, then released). */
-export async function deadPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** A Redis key prefix (and name) no other test file uses. */
 export function uniquePrefix(tag: string): string {
@@ -98,6 +89,24 @@ export async function startStandIn(name: string, options: StandInOptions = {}): 
   return standIn;
 }
 
+export interface Upstreams {
+  auth: StandIn;
+  machines: StandIn;
+  operations: StandIn;
+}
+
+/** Stand-ins for the three services, started together; `options` by service (e.g. its OpenAPI part). */
+export async function startUpstreams(
+  options: Partial<Record<keyof Upstreams, StandInOptions>> = {},
+): Promise<Upstreams> {
+  const [auth, machines, operations] = await Promise.all([
+    startStandIn('auth', options.auth),
+    startStandIn('machines', options.machines),
+    startStandIn('operations', options.operations),
+  ]);
+  return { auth, machines, operations };
+}
+
 export interface TestGateway {
   url: string;
   config: GatewayConfig;
@@ -128,19 +137,6 @@ export function upstreamEnv(auth: StandIn, machines: StandIn, operations: StandI
     OPERATIONS_URL: operations.url,
     AUTH_JWKS_URL: `${auth.url}/internal/jwks.json`,
   };
-}
-
-export async function dropRedisKeys(url: string, prefix: string): Promise<void> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length > 0) await redis.del(...keys);
-  } catch {
-    // Redis down: nothing to clean.
-  } finally {
-    redis.disconnect();
-  }
 }
 
 // ---- tokens ----

@@ -5,8 +5,8 @@ import {
   makeSigningKey,
   type StandIn,
   signToken,
-  startStandIn,
   startTestGateway,
+  startUpstreams,
   type TestGateway,
   uniquePrefix,
   unsignedToken,
@@ -21,11 +21,7 @@ const key = makeSigningKey('key-1');
 const standIns = () => [auth, machines, operations];
 
 beforeAll(async () => {
-  [auth, machines, operations] = await Promise.all([
-    startStandIn('auth'),
-    startStandIn('machines'),
-    startStandIn('operations'),
-  ]);
+  ({ auth, machines, operations } = await startUpstreams());
   auth.jwks = [key.jwk];
   gw = await startTestGateway({
     ...upstreamEnv(auth, machines, operations),

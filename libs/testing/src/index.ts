@@ -1,4 +1,11 @@
-export { dropTestDatabase, type TestInfrastructure, testInfrastructure } from './infrastructure';
+export {
+  dropRedisKeys,
+  dropStreams,
+  dropTestDatabase,
+  query,
+  type TestInfrastructure,
+  testInfrastructure,
+} from './infrastructure';
 export { type NatsServerHandle, startNatsServer } from './nats-server';
 export { type RedisServerHandle, startRedisServer } from './redis-server';
 export { uniqueName } from './names';

@@ -1,3 +1,5 @@
+import { Redis } from 'ioredis';
+import { connect } from 'nats';
 import pg from 'pg';
 import { uniqueName } from './names';
 
@@ -34,5 +36,49 @@ export async function dropTestDatabase(url: string): Promise<void> {
     await client.query(`drop database if exists "${database}" with (force)`);
   } finally {
     await client.end();
+  }
+}
+
+/** Runs one statement on a test database (a connection of its own, closed after). */
+export async function query<T = Record<string, unknown>>(
+  url: string,
+  sql: string,
+  params: unknown[] = [],
+): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(sql, params)).rows as T[];
+  } finally {
+    await client.end();
+  }
+}
+
+/** Deletes a test's Redis keys; a Redis that is down (or a test's own, gone already) has none to delete. */
+export async function dropRedisKeys(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+  } catch {
+    // nothing to clean
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Deletes a test's JetStream streams (named after its BUS_PREFIX). */
+export async function dropStreams(url: string, prefix: string): Promise<void> {
+  // A NATS of the test's own may be gone already; waiting to reconnect would hang the cleanup.
+  const nats = await connect({ servers: url, reconnect: false, timeout: 2000 }).catch(() => undefined);
+  if (!nats) return;
+  try {
+    const jsm = await nats.jetstreamManager();
+    for await (const stream of jsm.streams.list()) {
+      if (stream.config.name.startsWith(`${prefix.toUpperCase()}_`)) await jsm.streams.delete(stream.config.name);
+    }
+  } finally {
+    await nats.close();
   }
 }

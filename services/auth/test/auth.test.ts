@@ -3,7 +3,7 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { connectBus, startConsumer } from '@imm/bus';
 import type { EventEnvelope } from '@imm/contracts';
 import { createLogger } from '@imm/logging';
-import { waitFor } from '@imm/testing';
+import { query, waitFor } from '@imm/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   claimsOf,
@@ -11,7 +11,6 @@ import {
   dropTestDatabase,
   headerOf,
   newUser,
-  query,
   startService,
   type TestService,
   testSettings,

@@ -1,5 +1,6 @@
+import { query } from '@imm/testing';
 import { afterEach, describe, expect, it } from 'vitest';
-import { dropTestDatabase, query, startService, type TestService, testSettings } from './service';
+import { dropTestDatabase, startService, type TestService, testSettings } from './service';
 
 const started: TestService[] = [];
 const databases: string[] = [];

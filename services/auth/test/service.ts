@@ -1,6 +1,5 @@
 import { pbkdf2Sync, randomBytes } from 'node:crypto';
 import { dropTestDatabase, type TestInfrastructure, testInfrastructure } from '@imm/testing';
-import pg from 'pg';
 import { loadAuthConfig } from '../src/config';
 import { type RunningAuthService, startAuthService } from '../src/main';
 import { createLogger } from '@imm/logging';
@@ -50,20 +49,6 @@ export async function startService(settings: Record<string, string>): Promise<Te
       return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined };
     },
   };
-}
-
-export async function query<T = Record<string, unknown>>(
-  url: string,
-  sql: string,
-  params: unknown[] = [],
-): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(sql, params)).rows as T[];
-  } finally {
-    await client.end();
-  }
 }
 
 export { dropTestDatabase };

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { type Bus, connectBus, streamNameOf } from '@imm/bus';
 import type { EventEnvelope } from '@imm/contracts';
 import { createLogger } from '@imm/logging';
-import { dropTestDatabase, testInfrastructure } from '@imm/testing';
+import { dropStreams, dropTestDatabase, testInfrastructure } from '@imm/testing';
 import jwt from 'jsonwebtoken';
 import pg from 'pg';
 import { loadMachinesConfig } from '../src/config';
@@ -127,22 +127,9 @@ export async function startHarness(tag = 'machines', extraEnv: Record<string, st
       await issuer.close();
       await dropTestDatabase(infra.DATABASE_URL);
       // The test's streams go with it; the shared NATS server keeps running.
-      await cleanupStreams(config.NATS_URL, infra.BUS_PREFIX);
+      await dropStreams(config.NATS_URL, infra.BUS_PREFIX);
     },
   };
-}
-
-async function cleanupStreams(url: string, prefix: string): Promise<void> {
-  const { connect } = await import('nats');
-  const nc = await connect({ servers: url });
-  try {
-    const jsm = await nc.jetstreamManager();
-    for await (const info of jsm.streams.list()) {
-      if (info.config.name.startsWith(`${prefix.toUpperCase()}_`)) await jsm.streams.delete(info.config.name);
-    }
-  } finally {
-    await nc.close();
-  }
 }
 
 export interface ApiResponse<T = Json> {

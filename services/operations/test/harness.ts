@@ -5,10 +5,16 @@ import { fileURLToPath } from 'node:url';
 import { type Bus, connectBus, serveRequests, startConsumer } from '@imm/bus';
 import type { EventEnvelope, EventData, MachineStatusValue } from '@imm/contracts';
 import { createLogger } from '@imm/logging';
-import { dropTestDatabase, freePort, testInfrastructure, waitFor } from '@imm/testing';
+import {
+  dropRedisKeys,
+  dropStreams,
+  dropTestDatabase,
+  freePort,
+  query,
+  testInfrastructure,
+  waitFor,
+} from '@imm/testing';
 import { Redis } from 'ioredis';
-import { connect } from 'nats';
-import pg from 'pg';
 import { type ApiConfig, loadApiConfig, loadWorkerConfig, type WorkerConfig } from '../src/config';
 import { type RunningOperationsApi, startOperationsApi } from '../src/main';
 import { type RunningOperationsWorker, startOperationsWorker } from '../src/worker';
@@ -277,43 +283,11 @@ export function client(baseUrl: string) {
 
 // ---- inspection and cleanup ------------------------------------------------------------------
 
-export async function query<T = Record<string, unknown>>(
-  url: string,
-  sql: string,
-  params: unknown[] = [],
-): Promise<T[]> {
-  const db = new pg.Client({ connectionString: url });
-  await db.connect();
-  try {
-    return (await db.query(sql, params)).rows as T[];
-  } finally {
-    await db.end();
-  }
-}
-
 /** Deletes what a test left in the shared servers: its database, streams and Redis keys. */
 export async function cleanUp(env: TestEnv): Promise<void> {
   await dropTestDatabase(env.DATABASE_URL).catch(() => {});
-  const redis = new Redis(env.REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    const keys = await redis.keys(`${env.REDIS_PREFIX}:*`);
-    if (keys.length > 0) await redis.del(...keys);
-  } catch {
-    // a Redis of the test's own that is gone already
-  } finally {
-    redis.disconnect();
-  }
-  // A NATS of the test's own may be gone already; connectBus would wait for it forever.
-  const nats = await connect({ servers: env.NATS_URL, reconnect: false, timeout: 2000 }).catch(() => undefined);
-  if (nats) {
-    const jsm = await nats.jetstreamManager();
-    for await (const stream of jsm.streams.list()) {
-      if (stream.config.name.startsWith(`${env.BUS_PREFIX.toUpperCase()}_`))
-        await jsm.streams.delete(stream.config.name);
-    }
-    await nats.close();
-  }
+  await dropRedisKeys(env.REDIS_URL, env.REDIS_PREFIX);
+  await dropStreams(env.NATS_URL, env.BUS_PREFIX);
 }
 
 export function baseEnv(tag: string, jwksUrl: string, overrides: Partial<TestEnv> = {}): TestEnv {

@@ -1,7 +1,7 @@
-import { waitFor } from '@imm/testing';
+import { query, waitFor } from '@imm/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningOperationsWorker } from '../src/worker';
-import { query, type Stack, startStack, startWorker } from './harness';
+import { type Stack, startStack, startWorker } from './harness';
 
 const MACHINES = 100;
 const CLIENTS = 20;

@@ -1,5 +1,5 @@
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { waitFor } from '@imm/testing';
+import { query, waitFor } from '@imm/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningOperationsApi } from '../src/main';
 import type { RunningOperationsWorker } from '../src/worker';
@@ -8,7 +8,6 @@ import {
   cleanUp,
   client,
   type MachinesStandIn,
-  query,
   type Reply,
   serviceEnv,
   startApi,
