@@ -1,13 +1,12 @@
 import type { Server } from 'node:http';
 import { createTokenVerifier, remoteKeySource } from '@imm/auth';
-import { busReady, connectBus, OutboxMessage, ProcessedEvent } from '@imm/bus';
-import { checkDatabase, openDatabase } from '@imm/db';
+import { busReady, connectBus } from '@imm/bus';
+import { checkDatabase } from '@imm/db';
 import { createLogger } from '@imm/logging';
 import { boundPort, closeServer, closerStack, isEntryPoint, listen, redisReady, runMain } from '@imm/web';
 import { createApp } from './app';
 import { type ApiConfig, loadApiConfig } from './config';
-import { entities, SCHEMA } from './data/entities';
-import { migrations } from './data/migrations';
+import { openOperationsDatabase } from './data/database';
 import { createOperationRepository } from './data/operation-repository';
 import { createOperationService } from './domain/operation-service';
 import { busMachineDirectory } from './events/machine-directory';
@@ -31,13 +30,7 @@ export async function startOperationsApi(
 ): Promise<RunningOperationsApi> {
   const closers = closerStack(logger);
   try {
-    const orm = await openDatabase({
-      url: config.DATABASE_URL,
-      schema: SCHEMA,
-      entities: [...entities, OutboxMessage, ProcessedEvent],
-      migrations,
-      logger,
-    });
+    const orm = await openOperationsDatabase(config.DATABASE_URL, logger);
     closers.push(() => orm.close());
 
     const redis = connectRedis(config.REDIS_URL, logger, 'fail-fast');

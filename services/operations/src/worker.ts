@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
-import { busReady, connectBus, OutboxMessage, ProcessedEvent } from '@imm/bus';
-import { checkDatabase, openDatabase } from '@imm/db';
+import { busReady, connectBus } from '@imm/bus';
+import { checkDatabase } from '@imm/db';
 import { createLogger } from '@imm/logging';
 import {
   boundPort,
@@ -13,8 +13,7 @@ import {
   runMain,
 } from '@imm/web';
 import { loadWorkerConfig, type WorkerConfig } from './config';
-import { entities, SCHEMA } from './data/entities';
-import { migrations } from './data/migrations';
+import { openOperationsDatabase } from './data/database';
 import { createOperationRepository } from './data/operation-repository';
 import { createDriverRegistry, driverFactories, networkPolicy } from './drivers';
 import { startOutbox } from './events/outbox';
@@ -41,13 +40,7 @@ export async function startOperationsWorker(
 ): Promise<RunningOperationsWorker> {
   const closers = closerStack(logger);
   try {
-    const orm = await openDatabase({
-      url: config.DATABASE_URL,
-      schema: SCHEMA,
-      entities: [...entities, OutboxMessage, ProcessedEvent],
-      migrations,
-      logger,
-    });
+    const orm = await openOperationsDatabase(config.DATABASE_URL, logger);
     closers.push(() => orm.close());
 
     const bus = await connectBus({
