@@ -37,7 +37,7 @@ const bodies: unknown[] = [
   { command: ['START'], name: ['x'], location: { a: 1 }, status: '2', owner_id: 'me', endpoint: 12 },
   { name: 'x'.repeat(10_000), location: '\u0000', endpoint: 'javascript:alert(1)', status: 99 },
   { username: "admin' --", password: { $ne: '' }, email: 'not-an-email', refresh: 'a.b.c' },
-  { status: 1e309, owner_id: -1, command: 'start\u0000' },
+  { status: Number.MAX_VALUE, owner_id: -1, command: 'start\u0000' },
   { __proto__: { isSuperuser: true }, constructor: { prototype: { admin: true } } },
 ];
 

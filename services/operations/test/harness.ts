@@ -220,7 +220,8 @@ export interface WorkerProcess {
 
 export async function spawnWorker(env: Record<string, string>): Promise<WorkerProcess> {
   const port = await freePort();
-  const child = spawn(`${repoRoot}node_modules/.bin/tsx`, ['services/operations/src/worker.ts'], {
+  // `node --import tsx` is one process: SIGKILL reaches the worker itself, not a wrapper around it.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'services/operations/src/worker.ts'], {
     cwd: repoRoot,
     env: { ...process.env, ...env, PORT: String(port), LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
