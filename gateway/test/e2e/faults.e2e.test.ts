@@ -1,11 +1,4 @@
-import {
-  type RunningProcess,
-  type RunningSystem,
-  startNatsServer,
-  startProcess,
-  startRedisServer,
-  startSystem,
-} from '@imm/testing';
+import { type RunningProcess, startNatsServer, startProcess, startRedisServer, startSystem } from '@imm/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { apiClient } from './client';
 import {

@@ -3,6 +3,7 @@ import { pinoHttp } from 'pino-http';
 import { acceptRequestId, type Logger, REQUEST_ID_HEADER, runWithRequestId } from '@imm/logging';
 import { NotAcceptableError, UnsupportedMediaTypeError } from './errors';
 import { errorHandler, notFoundHandler } from './error-handler';
+import { route } from './routes';
 import { healthRoutes, type ReadinessChecks } from './health';
 
 /** Takes the client's request id (or makes one), echoes it, and binds it to every log line. */
@@ -47,6 +48,11 @@ export interface HttpAppOptions {
   /** Middleware that must run before body parsing (the gateway's proxy streams bodies untouched). */
   beforeBody?: (app: Express) => void;
   bodyLimit?: string;
+  /**
+   * The service's part of the OpenAPI document, served as is (a standard document, no envelope)
+   * at the internal `GET /openapi.json`, where the gateway fetches it to merge.
+   */
+  openApi?: object;
   /** Express `trust proxy`: whose X-Forwarded-For to believe. */
   trustProxy?: string | boolean | number;
 }
@@ -75,6 +81,12 @@ export function createHttpApp(options: HttpAppOptions): Express {
   options.beforeBody?.(app);
   app.use(acceptsJson);
   app.use(jsonBody(options.bodyLimit ?? '100kb'));
+  const { openApi } = options;
+  if (openApi) {
+    const docs = express.Router();
+    route(docs, '/openapi.json', { get: (_req, res) => void res.json(openApi) });
+    app.use(docs);
+  }
   options.mount(app);
   app.use(notFoundHandler);
   app.use(errorHandler(options.logger));

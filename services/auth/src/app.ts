@@ -1,6 +1,6 @@
 import type { Logger } from '@imm/logging';
-import { buildOpenApiDocument, createHttpApp, OpenAPIRegistry, type ReadinessChecks, route } from '@imm/web';
-import { type Express, Router } from 'express';
+import { buildOpenApiDocument, createHttpApp, OpenAPIRegistry, type ReadinessChecks } from '@imm/web';
+import type { Express } from 'express';
 import type { Accounts } from './domain/accounts';
 import type { Sessions } from './domain/sessions';
 import type { SigningKeys } from './domain/signing-keys';
@@ -30,12 +30,9 @@ export function createApp(deps: AppDeps): Express {
   return createHttpApp({
     logger: deps.logger,
     readiness: deps.readiness,
+    openApi: openapi,
     mount: (app) => {
       app.use(routes);
-      // A standard document, internal: the gateway fetches it, so no envelope.
-      const docs = Router();
-      route(docs, '/openapi.json', { get: (_req, res) => void res.json(openapi) });
-      app.use(docs);
     },
   });
 }

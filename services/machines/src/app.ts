@@ -16,15 +16,11 @@ export interface AppDeps {
 
 /** The machines HTTP app from its dependencies; importing this module starts nothing. */
 export function createApp(deps: AppDeps): Express {
-  const openApi = machinesOpenApi();
   return createHttpApp({
     logger: deps.logger,
     readiness: deps.readiness,
+    openApi: machinesOpenApi(),
     mount(app) {
-      // Internal: the gateway merges it into /api/openapi.json.
-      app.get('/openapi.json', (_req, res) => {
-        res.json(openApi);
-      });
       app.use(machinesRouter({ service: deps.service, verifier: deps.verifier }));
     },
   });

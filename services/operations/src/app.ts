@@ -16,15 +16,11 @@ export interface AppDeps {
 
 /** The operations HTTP app from its dependencies; importing this module starts nothing. */
 export function createApp(deps: AppDeps): Express {
-  const openApi = operationsOpenApi();
   return createHttpApp({
     logger: deps.logger,
     readiness: deps.readiness,
+    openApi: operationsOpenApi(),
     mount(app) {
-      // Internal: the gateway merges it into /api/openapi.json.
-      app.get('/openapi.json', (_req, res) => {
-        res.json(openApi);
-      });
       app.use(operationsRouter({ service: deps.service, verifier: deps.verifier }));
     },
   });
