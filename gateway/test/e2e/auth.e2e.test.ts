@@ -284,3 +284,20 @@ describe('the envelope at the edges', () => {
     expect(response.headers.get('x-request-id')).toMatch(/.{8,}/);
   });
 });
+
+describe('secrets in logs', () => {
+  it('never writes a password or a token to any process log', async () => {
+    const user = await api.newUser('secret');
+    await api.call('POST', '/api/sign-in/', { body: { username: user.username, password: user.password } });
+    await api.call('POST', '/api/sign-in/', { body: { username: user.username, password: `${user.password}-wrong` } });
+    await api.call('GET', '/api/me/', { token: user.access });
+    const requestId = `e2e-${randomUUID()}`;
+    await api.call('GET', '/api/me/', { token: user.access, headers: { 'X-Request-Id': requestId } });
+    await expect.poll(() => processesThatSaw(requestId)).toContain('auth');
+    const output = system.output();
+    expect(output).not.toContain(user.password);
+    expect(output).not.toContain(user.access);
+    expect(output).not.toContain(user.refresh);
+    expect(output).not.toContain('1qaz2wsx');
+  });
+});
