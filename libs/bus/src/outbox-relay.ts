@@ -13,6 +13,11 @@ export interface OutboxRelayOptions {
   intervalMs?: number;
   /** Rows per transaction. Default 100. */
   batchSize?: number;
+  /**
+   * Published rows are deleted once older than this (default 7 days): long enough to audit what
+   * went out, short enough that the table does not grow forever.
+   */
+  retentionMs?: number;
 }
 
 export interface OutboxRelay {
@@ -20,9 +25,13 @@ export interface OutboxRelay {
   stop(): Promise<void>;
   /** Publishes what is pending now and returns how many went out. Never rejects: what failed stays for the loop. */
   flush(): Promise<number>;
+  /** Deletes published rows past the retention now (the loop does it hourly); returns how many. */
+  prune(): Promise<number>;
 }
 
 const MAX_BACKOFF_MS = 5000;
+const PRUNE_EVERY_MS = 3_600_000;
+const DEFAULT_RETENTION_MS = 7 * 24 * 3_600_000;
 
 interface PassResult {
   published: number;
@@ -38,6 +47,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const { orm, bus } = options;
   const intervalMs = options.intervalMs ?? 1000;
   const batchSize = options.batchSize ?? 100;
+  const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
   const logger = options.logger.child({ component: 'outbox-relay' });
   const table = `"${orm.config.get('schema')}".outbox_message`;
   const pause = interruptibleSleep();
@@ -88,9 +98,26 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     return result;
   }
 
+  async function prune(): Promise<number> {
+    const deleted = await orm.em
+      .fork()
+      .getConnection()
+      .execute<{ affectedRows?: number }>(
+        `delete from ${table} where published_at < now() - make_interval(secs => ?)`,
+        [retentionMs / 1000],
+        'run',
+      );
+    return deleted.affectedRows ?? 0;
+  }
+
   async function loop(): Promise<void> {
     let backoff = 0;
+    let lastPrune = 0;
     while (!stopped) {
+      if (Date.now() - lastPrune >= PRUNE_EVERY_MS) {
+        lastPrune = Date.now();
+        await prune().catch((error) => logger.warn({ err: error }, 'outbox prune failed'));
+      }
       const { published, error } = await enqueuePass();
       if (error) {
         backoff = Math.min(backoff ? backoff * 2 : 250, MAX_BACKOFF_MS);
@@ -105,6 +132,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
 
   const running = loop();
   return {
+    prune,
     async flush() {
       const { published, error } = await enqueuePass();
       if (error) logger.debug({ err: error }, 'flush left events for the retry loop');

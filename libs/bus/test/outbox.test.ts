@@ -106,6 +106,25 @@ describe('outbox', () => {
     expect(await unpublished()).toBe(0); // flush() returned after the commit
   });
 
+  it('deletes published rows past their retention, and never an unpublished one', async () => {
+    const bus = await openBus('prune', testInfrastructure('outbox').BUS_PREFIX);
+    const relay = startOutboxRelay({ orm, bus, logger, intervalMs: 60_000, retentionMs: 1000 });
+    cleanups.push(() => relay.stop());
+    await record(1);
+    expect(await relay.flush()).toBe(1);
+    await record(2); // stays unpublished: no flush
+    await orm.em
+      .fork()
+      .getConnection()
+      .execute(
+        `update "machines".outbox_message set created_at = now() - interval '1 day',
+         published_at = case when published_at is null then null else now() - interval '1 day' end`,
+      );
+    expect(await relay.prune()).toBe(1);
+    expect(await orm.em.fork().count(OutboxMessage)).toBe(1);
+    expect(await unpublished()).toBe(1);
+  });
+
   it('rejects an event whose payload breaks the contract, rolling the change back', async () => {
     const attempt = orm.em.fork().transactional(async (em) => {
       recordEvent(em, 'machines.machine.deleted', { machine_id: 'x' } as never);
