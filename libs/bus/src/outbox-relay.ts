@@ -114,10 +114,6 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     let backoff = 0;
     let lastPrune = 0;
     while (!stopped) {
-      if (Date.now() - lastPrune >= PRUNE_EVERY_MS) {
-        lastPrune = Date.now();
-        await prune().catch((error) => logger.warn({ err: error }, 'outbox prune failed'));
-      }
       const { published, error } = await enqueuePass();
       if (error) {
         backoff = Math.min(backoff ? backoff * 2 : 250, MAX_BACKOFF_MS);
@@ -125,6 +121,10 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       } else {
         if (backoff) logger.info({ published }, 'outbox publishing recovered');
         backoff = 0;
+      }
+      if (!error && !stopped && Date.now() - lastPrune >= PRUNE_EVERY_MS) {
+        lastPrune = Date.now();
+        await prune().catch((pruneError) => logger.warn({ err: pruneError }, 'outbox prune failed'));
       }
       if (!stopped) await pause.sleep(backoff || intervalMs);
     }
