@@ -35,15 +35,18 @@ function processesOfThisRun(): { pid: number; command: string }[] {
     });
 }
 
-it('prefixes each process’s log lines with its name', () => {
-  const names = new Set(
-    system
-      .output()
-      .split('\n')
-      .map((line) => /^\[(\w+)\s*\] \{/.exec(line)?.[1])
-      .filter(Boolean),
-  );
-  expect([...names].sort()).toEqual(['auth', 'gateway', 'machines', 'operations', 'worker']);
+it('prefixes each process’s log lines with its name', async () => {
+  const names = () =>
+    [
+      ...new Set(
+        system
+          .output()
+          .split('\n')
+          .map((line) => /^\[(\w+)\s*\] \{/.exec(line)?.[1])
+          .filter(Boolean),
+      ),
+    ].sort();
+  await expect.poll(names).toEqual(['auth', 'gateway', 'machines', 'operations', 'worker']);
 });
 
 it('stops every process when one of them dies', async () => {

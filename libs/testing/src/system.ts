@@ -62,6 +62,8 @@ export async function startSystem(
   });
 
   const url = `http://127.0.0.1:${gateway}`;
+  const withWorker = !options.processes || options.processes.includes('worker');
+  const readinessUrls = [`${url}/readyz`, ...(withWorker ? [`http://127.0.0.1:${worker}/readyz`] : [])];
   const stop = async (options: { keepDatabase?: boolean } = {}) => {
     if (running && child.pid) {
       process.kill(-child.pid, 'SIGTERM');
@@ -76,8 +78,16 @@ export async function startSystem(
     await Promise.race([
       waitFor(
         async () => {
-          const response = await fetch(`${url}/readyz`).catch(() => undefined);
-          return response?.status === 200;
+          // The gateway's readiness covers the services it proxies to; the worker answers its own.
+          const ready = await Promise.all(
+            readinessUrls.map((u) =>
+              fetch(u).then(
+                (r) => r.status === 200,
+                () => false,
+              ),
+            ),
+          );
+          return ready.every(Boolean);
         },
         { timeoutMs: 90_000, intervalMs: 250 },
       ),
