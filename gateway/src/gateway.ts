@@ -4,7 +4,7 @@ import type { Server } from 'node:http';
 import { Redis } from 'ioredis';
 import { createTokenVerifier, remoteKeySource } from '@imm/auth';
 import type { Logger } from '@imm/logging';
-import { boundPort, closeServer, closerStack, listen } from '@imm/web';
+import { closerStack, serveHttp } from '@imm/web';
 import { createApp } from './app';
 import { type GatewayConfig, upstreamUrls } from './config';
 import { createOpenApiCatalog } from './openapi/catalog';
@@ -77,9 +77,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     openApi.start();
     closers.push(() => openApi.stop());
     const app = createApp({ config, logger, redis, verifier, openApi, agents });
-    const server = await listen(app, config.PORT);
-    closers.push(() => closeServer(server));
-    const port = boundPort(server);
+    const { server, port } = await serveHttp(app, config.PORT, closers);
     logger.info({ port, upstreams: upstreamUrls(config) }, `gateway listening on port ${port}`);
     return { server, port, close: closers.closeAll };
   } catch (error) {

@@ -2,7 +2,9 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { exitOnConfigError } from '@imm/config';
 import { createLogger, type Logger } from '@imm/logging';
-import { onShutdown } from './server';
+import type { Server } from 'node:http';
+import type { Express } from 'express';
+import { boundPort, closeServer, listen, onShutdown } from './server';
 
 type Closer = () => Promise<unknown> | unknown;
 
@@ -26,6 +28,20 @@ export function closerStack(logger: Logger): CloserStack {
       }
     },
   };
+}
+
+/**
+ * Listens on `port` (0 picks a free one) and puts the server on the closer stack, so it closes in
+ * turn with what was opened before it. Returns the port actually bound.
+ */
+export async function serveHttp(
+  app: Express,
+  port: number,
+  closers: CloserStack,
+): Promise<{ server: Server; port: number }> {
+  const server = await listen(app, port);
+  closers.push(() => closeServer(server));
+  return { server, port: boundPort(server) };
 }
 
 /** True in the script node was started with, false where a test imports the module. */

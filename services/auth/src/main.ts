@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { busReady, connectBus, OutboxMessage, ProcessedEvent, startOutboxRelay } from '@imm/bus';
 import { checkDatabase, openDatabase } from '@imm/db';
 import { createLogger, type Logger } from '@imm/logging';
-import { boundPort, closeServer, closerStack, isEntryPoint, listen, redisReady, runMain } from '@imm/web';
+import { closerStack, serveHttp, isEntryPoint, redisReady, runMain } from '@imm/web';
 import { Redis } from 'ioredis';
 import { createApp } from './app';
 import { type AuthConfig, loadAuthConfig } from './config';
@@ -124,9 +124,7 @@ export async function startAuthService(config: AuthConfig, logger = createLogger
         nats: () => busReady(bus),
       },
     });
-    const server = await listen(app, config.PORT);
-    closers.push(() => closeServer(server));
-    const port = boundPort(server);
+    const { server, port } = await serveHttp(app, config.PORT, closers);
     logger.info({ port }, 'auth service listening');
     return { server, port, stop: closers.closeAll } satisfies RunningAuthService;
   } catch (error) {

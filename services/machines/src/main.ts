@@ -3,7 +3,7 @@ import { createTokenVerifier, remoteKeySource } from '@imm/auth';
 import { type Bus, busReady, connectBus, type OutboxRelay, startOutboxRelay } from '@imm/bus';
 import { checkDatabase, type Database, openDatabase } from '@imm/db';
 import type { Logger } from '@imm/logging';
-import { boundPort, closeServer, closerStack, isEntryPoint, listen, runMain } from '@imm/web';
+import { closerStack, serveHttp, isEntryPoint, runMain } from '@imm/web';
 import { createApp } from './app';
 import { loadMachinesConfig, type MachinesConfig } from './config';
 import { entities, MACHINES_SCHEMA } from './data/entities';
@@ -62,9 +62,7 @@ export async function startMachines(config: MachinesConfig, logger: Logger): Pro
         nats: () => busReady(bus),
       },
     });
-    const server = await listen(app, config.PORT);
-    closers.push(() => closeServer(server));
-    const port = boundPort(server);
+    const { server, port } = await serveHttp(app, config.PORT, closers);
     logger.info({ port }, 'machines service listening');
     return { port, server, orm, bus, relay, service, stop: closers.closeAll };
   } catch (error) {

@@ -3,7 +3,7 @@ import { createTokenVerifier, remoteKeySource } from '@imm/auth';
 import { busReady, connectBus } from '@imm/bus';
 import { checkDatabase } from '@imm/db';
 import { createLogger } from '@imm/logging';
-import { boundPort, closeServer, closerStack, isEntryPoint, listen, redisReady, runMain } from '@imm/web';
+import { closerStack, serveHttp, isEntryPoint, redisReady, runMain } from '@imm/web';
 import { createApp } from './app';
 import { type ApiConfig, loadApiConfig } from './config';
 import { openOperationsDatabase } from './data/database';
@@ -62,9 +62,7 @@ export async function startOperationsApi(
         nats: () => busReady(bus),
       },
     });
-    const server = await listen(app, config.PORT);
-    closers.push(() => closeServer(server));
-    const port = boundPort(server);
+    const { server, port } = await serveHttp(app, config.PORT, closers);
     logger.info({ port }, 'operations API listening');
     return { server, port, stop: closers.closeAll };
   } catch (error) {

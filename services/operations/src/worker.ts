@@ -2,16 +2,7 @@ import type { Server } from 'node:http';
 import { busReady, connectBus } from '@imm/bus';
 import { checkDatabase } from '@imm/db';
 import { createLogger } from '@imm/logging';
-import {
-  boundPort,
-  closeServer,
-  closerStack,
-  createHttpApp,
-  isEntryPoint,
-  listen,
-  redisReady,
-  runMain,
-} from '@imm/web';
+import { closerStack, createHttpApp, isEntryPoint, redisReady, runMain, serveHttp } from '@imm/web';
 import { loadWorkerConfig, type WorkerConfig } from './config';
 import { openOperationsDatabase } from './data/database';
 import { createOperationRepository } from './data/operation-repository';
@@ -118,9 +109,7 @@ export async function startOperationsWorker(
       },
       mount: () => {},
     });
-    const server = await listen(app, config.PORT);
-    closers.push(() => closeServer(server));
-    const port = boundPort(server);
+    const { server, port } = await serveHttp(app, config.PORT, closers);
     logger.info({ port, concurrency: config.WORKER_CONCURRENCY }, 'operations worker running');
     return { server, port, worker, stop: closers.closeAll };
   } catch (error) {
