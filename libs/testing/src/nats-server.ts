@@ -1,9 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect as connectTcp } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnServer, stopServer } from './server-process';
 import { freePort, waitFor } from './wait-for';
 
 export interface NatsServerHandle {
@@ -19,11 +20,6 @@ export interface NatsServerHandle {
 
 const binary =
   process.env.NATS_SERVER_BIN ?? (existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server');
-const running = new Set<ChildProcess>();
-// A crashed test must not leave servers behind.
-process.once('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-});
 
 function portAcceptsConnections(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -47,19 +43,19 @@ export async function startNatsServer(): Promise<NatsServerHandle> {
 
   async function start(): Promise<void> {
     if (child) return;
-    const proc = spawn(binary, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const proc = spawnServer(
+      binary,
+      ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+      () => {
+        if (child === proc) child = undefined;
+      },
+    );
     let output = '';
     proc.stderr?.on('data', (chunk: Buffer) => {
       output = (output + chunk.toString()).slice(-4000);
     });
     child = proc;
-    running.add(proc);
-    proc.once('exit', () => {
-      running.delete(proc);
-      if (child === proc) child = undefined;
-    });
     await waitFor(
       () => {
         if (proc.exitCode !== null) throw new Error(`nats-server exited: ${output}`);
@@ -71,13 +67,7 @@ export async function startNatsServer(): Promise<NatsServerHandle> {
   }
 
   async function stop(): Promise<void> {
-    const proc = child;
-    if (!proc) return;
-    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-    proc.kill('SIGTERM');
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
+    if (child) await stopServer(child, 'SIGTERM');
   }
 
   await start();

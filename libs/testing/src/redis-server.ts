@@ -1,5 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { connect as connectTcp } from 'node:net';
+import { spawnServer, stopServer } from './server-process';
 import { freePort, waitFor } from './wait-for';
 
 export interface RedisServerHandle {
@@ -10,12 +11,6 @@ export interface RedisServerHandle {
   /** Starts it again, empty, on the same port. */
   start(): Promise<void>;
 }
-
-const running = new Set<ChildProcess>();
-// A crashed test must not leave servers behind.
-process.once('exit', () => {
-  for (const child of running) child.kill('SIGKILL');
-});
 
 function answersPing(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -39,19 +34,15 @@ export async function startRedisServer(): Promise<RedisServerHandle> {
 
   async function start(): Promise<void> {
     if (child) return;
-    const proc = spawn(
+    const proc = spawnServer(
       'redis-server',
       ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      {
-        stdio: 'ignore',
+      { stdio: 'ignore' },
+      () => {
+        if (child === proc) child = undefined;
       },
     );
     child = proc;
-    running.add(proc);
-    proc.once('exit', () => {
-      running.delete(proc);
-      if (child === proc) child = undefined;
-    });
     await waitFor(
       () => {
         if (proc.exitCode !== null) throw new Error('redis-server exited');
@@ -62,11 +53,8 @@ export async function startRedisServer(): Promise<RedisServerHandle> {
   }
 
   async function stop(): Promise<void> {
-    const proc = child;
-    if (!proc) return;
-    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-    proc.kill('SIGKILL');
-    await exited;
+    // Like a crash: no chance to save anything.
+    if (child) await stopServer(child, 'SIGKILL');
   }
 
   await start();
