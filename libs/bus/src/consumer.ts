@@ -20,10 +20,16 @@ export interface ConsumerOptions<T extends EventType> {
   durable: string;
   /** Event types to receive; they must all be published by one service (one stream). */
   types: T[];
-  /** Handler runs at most this many times per event; then the event goes to dead letter. Default 10. */
+  /**
+   * Handler runs at most this many times per event, then the event goes to dead letter. Default:
+   * no limit. A failing handler is almost always a dependency that is away (its database); the
+   * event must wait for it, not be dropped, or the consumer's state never catches up.
+   */
   maxDeliver?: number;
-  /** First retry delay after a failed handler; doubles per attempt, capped at a minute. Default 1000. */
+  /** First retry delay after a failed handler; doubles per attempt up to `maxRetryDelayMs`. Default 1000. */
   retryDelayMs?: number;
+  /** Longest wait between two attempts. Default 60000. */
+  maxRetryDelayMs?: number;
   handle: (event: EventEnvelope<EventData<T>>) => Promise<void>;
 }
 
@@ -37,21 +43,29 @@ const ACK_WAIT_MS = 30_000;
 const MAX_RETRY_DELAY_MS = 60_000;
 const MAX_RESTART_DELAY_MS = 5_000;
 
-/** A message that breaks the contract: no retry can fix it. */
-class Rejected extends Error {
-  override name = 'Rejected';
+const BACKLOG_LOG_EVERY_MS = 30_000;
+
+/**
+ * A message that breaks the contract: no retry can fix it, so it goes to dead letter at once. The
+ * consumer throws it for a payload that fails its schema; a handler throws it for an event that is
+ * valid but can never be applied (`npm run events:replay` sends it again once that is fixed).
+ */
+export class RejectedEventError extends Error {
+  override name = 'RejectedEventError';
 }
 
 /**
  * A durable pull consumer: the message is acknowledged only after `handle` resolved (the handler
- * commits its own transaction and de-duplicates with `markProcessed`), a failed handler is retried
- * with backoff, and after `maxDeliver` attempts, or at once for a payload that breaks the contract,
- * the message is copied to `<prefix>.dead.<durable>` and terminated.
+ * commits its own transaction and de-duplicates with `markProcessed`); a failed handler is retried
+ * with backoff (capped at a minute) for as long as it fails, unless `maxDeliver` is set. Only a
+ * message that breaks the contract (a RejectedEventError, from the parser or the handler), or one
+ * past an explicit `maxDeliver`, is copied to `<prefix>.dead.<durable>` and terminated.
  */
 export function startConsumer<T extends EventType>(bus: Bus, options: ConsumerOptions<T>): RunningConsumer {
   const { durable, types, handle } = options;
-  const maxDeliver = options.maxDeliver ?? 10;
+  const maxDeliver = options.maxDeliver ?? Number.POSITIVE_INFINITY;
   const retryDelayMs = options.retryDelayMs ?? 1000;
+  const maxRetryDelayMs = options.maxRetryDelayMs ?? MAX_RETRY_DELAY_MS;
   const first = types[0];
   if (!first) throw new Error('startConsumer needs at least one event type');
   const stream = streamOfType(bus.prefix, first);
@@ -65,6 +79,7 @@ export function startConsumer<T extends EventType>(bus: Bus, options: ConsumerOp
   const wanted = new Set<string>(types);
 
   let stopped = false;
+  let lastBacklogLog = 0;
   let messages: ConsumerMessages | undefined;
   const pause = interruptibleSleep();
 
@@ -110,6 +125,21 @@ export function startConsumer<T extends EventType>(bus: Bus, options: ConsumerOp
     msg.term(reason.slice(0, 200));
   }
 
+  /** While handlers fail, says now and then how many events wait, so an operator sees the backlog grow. */
+  async function logBacklog(): Promise<void> {
+    if (Date.now() - lastBacklogLog < BACKLOG_LOG_EVERY_MS) return;
+    lastBacklogLog = Date.now();
+    try {
+      const info = await bus.jsm.consumers.info(stream, durable);
+      logger.warn(
+        { pending: info.num_pending, unacknowledged: info.num_ack_pending, redelivered: info.num_redelivered },
+        'consumer backlog while its handler fails',
+      );
+    } catch (error) {
+      logger.debug({ err: error }, 'consumer backlog unknown');
+    }
+  }
+
   function parse(msg: JsMsg): EventEnvelope<EventData<T>> | null {
     const subjectType = msg.subject.slice(bus.prefix.length + 1);
     if (!wanted.has(subjectType)) return null;
@@ -117,13 +147,14 @@ export function startConsumer<T extends EventType>(bus: Bus, options: ConsumerOp
     try {
       raw = JSON.parse(new TextDecoder().decode(msg.data));
     } catch {
-      throw new Rejected('payload is not JSON');
+      throw new RejectedEventError('payload is not JSON');
     }
     const envelope = eventEnvelopeSchema.safeParse(raw);
-    if (!envelope.success) throw new Rejected(`invalid envelope: ${envelope.error.message}`);
-    if (envelope.data.type !== subjectType) throw new Rejected(`envelope type ${envelope.data.type} on ${msg.subject}`);
+    if (!envelope.success) throw new RejectedEventError(`invalid envelope: ${envelope.error.message}`);
+    if (envelope.data.type !== subjectType)
+      throw new RejectedEventError(`envelope type ${envelope.data.type} on ${msg.subject}`);
     const data = events[envelope.data.type as T].safeParse(envelope.data.data);
-    if (!data.success) throw new Rejected(`invalid ${envelope.data.type} payload: ${data.error.message}`);
+    if (!data.success) throw new RejectedEventError(`invalid ${envelope.data.type} payload: ${data.error.message}`);
     return { ...envelope.data, data: data.data as EventData<T> };
   }
 
@@ -155,13 +186,17 @@ export function startConsumer<T extends EventType>(bus: Bus, options: ConsumerOp
       try {
         await handle(current);
       } catch (error) {
-        if (attempt >= maxDeliver) {
+        if (error instanceof RejectedEventError) {
+          log.error({ err: error }, 'event rejected by its handler, sent to dead letter');
+          await deadLetter(msg, `rejected: ${error.message}`);
+        } else if (attempt >= maxDeliver) {
           log.error({ err: error }, 'event handler failed for the last time, sent to dead letter');
           await deadLetter(msg, `handler failed: ${(error as Error).message}`);
         } else {
-          const delay = Math.min(retryDelayMs * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS);
+          const delay = Math.min(retryDelayMs * 2 ** Math.min(attempt - 1, 30), maxRetryDelayMs);
           log.warn({ err: error, retryInMs: delay }, 'event handler failed, will retry');
           msg.nak(delay);
+          void logBacklog();
         }
         return;
       } finally {

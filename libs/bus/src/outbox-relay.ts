@@ -9,7 +9,7 @@ export interface OutboxRelayOptions {
   orm: Database;
   bus: Bus;
   logger: Logger;
-  /** How often to look for unpublished events when nobody calls flush(). Default 1000. */
+  /** How often to look for unpublished events when nobody calls wake(). Default 1000. */
   intervalMs?: number;
   /** Rows per transaction. Default 100. */
   batchSize?: number;
@@ -18,20 +18,46 @@ export interface OutboxRelayOptions {
    * went out, short enough that the table does not grow forever.
    */
   retentionMs?: number;
+  /**
+   * `processed_event` rows (consumer de-duplication) are deleted once older than this (default 7
+   * days). A duplicate can only arrive within the stream's duplicate window (2 minutes) or while
+   * a relay could not mark a published row (a database outage), so days are plenty.
+   */
+  processedRetentionMs?: number;
+}
+
+export interface RelayStats {
+  /** Passes over the outbox since start (each one transaction per batch). */
+  passes: number;
+  /** Events published since start. */
+  published: number;
 }
 
 export interface OutboxRelay {
+  /**
+   * Publish what was just committed now rather than at the next poll. Calls coalesce: while a pass
+   * runs, any number of wake-ups make one more pass after it, never a growing chain.
+   */
+  wake(): void;
+  /**
+   * Like wake(), and resolves with how many events the pass that covers this call published.
+   * Never rejects: what failed stays for the loop.
+   */
+  flush(): Promise<number>;
+  /**
+   * Deletes published rows and processed-event marks past their retention now (the loop does it
+   * hourly); returns how many rows of both went.
+   */
+  prune(): Promise<number>;
+  stats(): RelayStats;
   /** Ends the loop after the pass in progress. */
   stop(): Promise<void>;
-  /** Publishes what is pending now and returns how many went out. Never rejects: what failed stays for the loop. */
-  flush(): Promise<number>;
-  /** Deletes published rows past the retention now (the loop does it hourly); returns how many. */
-  prune(): Promise<number>;
 }
 
 const MAX_BACKOFF_MS = 5000;
 const PRUNE_EVERY_MS = 3_600_000;
-const DEFAULT_RETENTION_MS = 7 * 24 * 3_600_000;
+const DAY_MS = 24 * 3_600_000;
+const DEFAULT_RETENTION_MS = 7 * DAY_MS;
 
 interface PassResult {
   published: number;
@@ -39,27 +65,35 @@ interface PassResult {
 }
 
 /**
- * Publishes outbox rows oldest first until each is acknowledged by JetStream. Rows are claimed
- * with FOR UPDATE SKIP LOCKED, so relays in several replicas never hold the same row; a row
- * published but not yet marked (crash) is published again and dropped as a duplicate by its id.
+ * Publishes outbox rows in the order they were inserted (`seq`) until each is acknowledged by
+ * JetStream. Rows are claimed with a plain FOR UPDATE (no SKIP LOCKED): a second relay (another
+ * replica, or the API and the worker of one service) waits for the first one's batch instead of
+ * publishing newer rows past it, so the events of one aggregate go out in the order they were
+ * recorded, whichever replicas run. A row published but not yet marked (crash) is published again
+ * and dropped as a duplicate by its id.
  */
 export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   const { orm, bus } = options;
   const intervalMs = options.intervalMs ?? 1000;
   const batchSize = options.batchSize ?? 100;
   const retentionMs = options.retentionMs ?? DEFAULT_RETENTION_MS;
+  const processedRetentionMs = options.processedRetentionMs ?? DEFAULT_RETENTION_MS;
   const logger = options.logger.child({ component: 'outbox-relay' });
-  const table = `"${orm.config.get('schema')}".outbox_message`;
+  const schema = `"${orm.config.get('schema')}"`;
+  const table = `${schema}.outbox_message`;
   const pause = interruptibleSleep();
+  const stats: RelayStats = { passes: 0, published: 0 };
   let stopped = false;
-  // Passes of one relay run one after another, so flush() counts what it published itself.
-  let queue: Promise<unknown> = Promise.resolve();
+  // At most one pass runs and at most one waits behind it; every caller meanwhile shares the waiting one.
+  let running: Promise<PassResult> | undefined;
+  let queued: Promise<PassResult> | undefined;
 
   async function publishBatch(): Promise<PassResult & { full: boolean }> {
     return orm.em.fork().transactional(async (em) => {
+      // seq is assigned at insert, which for one aggregate happens under that aggregate's lock.
       const rows = await em.execute<{ id: string; payload: EventEnvelope }[]>(
         `select id, payload from ${table} where published_at is null
-         order by created_at, seq limit ${batchSize} for update skip locked`,
+         order by seq limit ${batchSize} for update`,
       );
       const done: string[] = [];
       let error: unknown;
@@ -79,11 +113,13 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   }
 
   async function pass(): Promise<PassResult> {
+    stats.passes += 1;
     let published = 0;
     try {
       for (;;) {
         const batch = await publishBatch();
         published += batch.published;
+        stats.published += batch.published;
         if (batch.error) return { published, error: batch.error };
         if (!batch.full) return { published };
       }
@@ -92,29 +128,41 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     }
   }
 
-  function enqueuePass(): Promise<PassResult> {
-    const result = queue.then(pass);
-    queue = result;
-    return result;
+  /** The pass that will see everything committed before this call: the running one may not. */
+  function requestPass(): Promise<PassResult> {
+    if (!running) {
+      running = pass().finally(() => {
+        running = undefined;
+      });
+      return running;
+    }
+    queued ??= running.then(() => {
+      queued = undefined;
+      return requestPass();
+    });
+    return queued;
   }
 
   async function prune(): Promise<number> {
-    const deleted = await orm.em
-      .fork()
-      .getConnection()
-      .execute<{ affectedRows?: number }>(
-        `delete from ${table} where published_at < now() - make_interval(secs => ?)`,
-        [retentionMs / 1000],
-        'run',
-      );
-    return deleted.affectedRows ?? 0;
+    const connection = orm.em.fork().getConnection();
+    const outbox = await connection.execute<{ affectedRows?: number }>(
+      `delete from ${table} where published_at < now() - make_interval(secs => ?)`,
+      [retentionMs / 1000],
+      'run',
+    );
+    const processed = await connection.execute<{ affectedRows?: number }>(
+      `delete from ${schema}.processed_event where processed_at < now() - make_interval(secs => ?)`,
+      [processedRetentionMs / 1000],
+      'run',
+    );
+    return (outbox.affectedRows ?? 0) + (processed.affectedRows ?? 0);
   }
 
   async function loop(): Promise<void> {
     let backoff = 0;
     let lastPrune = 0;
     while (!stopped) {
-      const { published, error } = await enqueuePass();
+      const { published, error } = await requestPass();
       if (error) {
         backoff = Math.min(backoff ? backoff * 2 : 250, MAX_BACKOFF_MS);
         logger.warn({ err: error, published, retryInMs: backoff }, 'outbox publish failed, will retry');
@@ -124,25 +172,35 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       }
       if (!error && !stopped && Date.now() - lastPrune >= PRUNE_EVERY_MS) {
         lastPrune = Date.now();
-        await prune().catch((pruneError) => logger.warn({ err: pruneError }, 'outbox prune failed'));
+        await prune().then(
+          (deleted) => deleted > 0 && logger.info({ deleted }, 'published and processed events pruned'),
+          (pruneError) => logger.warn({ err: pruneError }, 'outbox prune failed'),
+        );
       }
       if (!stopped) await pause.sleep(backoff || intervalMs);
     }
   }
 
-  const running = loop();
+  async function flush(): Promise<number> {
+    const { published, error } = await requestPass();
+    if (error) logger.debug({ err: error }, 'flush left events for the retry loop');
+    return published;
+  }
+
+  const looping = loop();
   return {
-    prune,
-    async flush() {
-      const { published, error } = await enqueuePass();
-      if (error) logger.debug({ err: error }, 'flush left events for the retry loop');
-      return published;
+    wake() {
+      if (!stopped) void flush();
     },
+    flush,
+    prune,
+    stats: () => ({ ...stats }),
     async stop() {
       stopped = true;
       pause.wake();
+      await looping;
+      await queued;
       await running;
-      await queue;
     },
   };
 }

@@ -10,7 +10,10 @@ import {
   createEnvelope,
   deadLetterStreamName,
   deadLetterSubject,
+  listDeadLetters,
   publishEvent,
+  RejectedEventError,
+  replayDeadLetters,
   request,
   serveRequests,
   startConsumer,
@@ -164,6 +167,76 @@ describe('events', () => {
     expect(calls).toBe(3);
     expect(JSON.parse(dead[0]!.data)).toEqual(envelope);
     expect(dead[0]!.reason).toContain('boom');
+  });
+
+  it('retries a handler that keeps failing (its database is away) without limit, and never dead-letters the event', async () => {
+    let calls = 0;
+    const handled: string[] = [];
+    track(
+      startConsumer(bus, {
+        durable: 'database-away',
+        types: ['machines.machine.updated'],
+        retryDelayMs: 5,
+        maxRetryDelayMs: 50,
+        handle: async (event) => {
+          calls += 1;
+          // Far more failures than the old limit of 10 deliveries.
+          if (calls <= 14) throw new Error('connect ECONNREFUSED 127.0.0.1:5432');
+          handled.push(event.id);
+        },
+      }),
+    );
+    const envelope = createEnvelope('machines.machine.updated', {
+      machine: {
+        id: 1,
+        name: 'press',
+        location: 'hall',
+        status: 2,
+        owner_id: 7,
+        endpoint: null,
+        created_at: new Date().toISOString(),
+        updated_at: new Date().toISOString(),
+      },
+    });
+    await publishEvent(bus, envelope);
+    await waitFor(() => handled.length === 1, { timeoutMs: 60_000 });
+    expect(handled).toEqual([envelope.id]);
+    expect(calls).toBe(15);
+    expect(await deadLetters('database-away')).toEqual([]);
+  });
+
+  it('dead-letters an event its handler rejects, and replays it once the handler can apply it', async () => {
+    let accept = false;
+    const handled: string[] = [];
+    track(
+      startConsumer(bus, {
+        durable: 'replayed',
+        types: ['machines.machine.deleted'],
+        retryDelayMs: 20,
+        handle: async (event) => {
+          if (!accept) throw new RejectedEventError('machine 5 belongs to no known owner');
+          handled.push(event.id);
+        },
+      }),
+    );
+    const envelope = machineDeleted(5);
+    await publishEvent(bus, envelope);
+    // Earlier tests' machine.deleted events reach this consumer too; only this one is ours.
+    const ours = async () => (await listDeadLetters(bus, 'replayed')).filter((l) => l.eventId === envelope.id);
+    const letters = await waitFor(async () => {
+      const found = await ours();
+      return found.length > 0 ? found : undefined;
+    });
+    expect(letters).toHaveLength(1);
+    expect(letters[0]).toMatchObject({ consumer: 'replayed', eventId: envelope.id, deliveries: 1 });
+    expect(letters[0]?.reason).toContain('machine 5 belongs to no known owner');
+    expect(handled).toEqual([]);
+
+    accept = true; // the cause is fixed
+    expect(await replayDeadLetters(bus, letters)).toBe(1);
+    await waitFor(() => handled.length === 1);
+    expect(handled).toEqual([envelope.id]);
+    expect(await ours()).toEqual([]);
   });
 
   it('sends a payload that breaks the contract straight to dead letter', async () => {

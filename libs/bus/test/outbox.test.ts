@@ -45,6 +45,7 @@ beforeAll(async () => {
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   await orm.em.fork().nativeDelete(OutboxMessage, {});
+  await orm.em.fork().nativeDelete(ProcessedEvent, {});
 });
 
 afterAll(async () => {
@@ -193,6 +194,82 @@ describe('outbox', () => {
     expect(publishes.length).toBe(recorded.size);
     expect(new Set(publishes)).toEqual(recorded);
     expect(seen.map((e) => e.id).sort()).toEqual([...recorded].sort());
+  });
+});
+
+describe('outbox order and wake-ups', () => {
+  it('publishes the events of one aggregate in the order they were recorded, while another relay holds older rows', async () => {
+    const bus = await openBus('order', testInfrastructure('outbox').BUS_PREFIX);
+    const seen = collect(bus, 'order');
+    const relay = startOutboxRelay({ orm, bus, logger, intervalMs: 60_000 });
+    cleanups.push(() => relay.stop());
+    await relay.flush(); // the relay's first pass is over; it now sleeps a minute
+    const first = await record(21); // e.g. "operation requested"
+    const second = await record(21); // e.g. "operation completed", recorded after it
+    // Another replica's relay is in the middle of a batch that holds the first row.
+    const other = await orm.em.fork().getConnection().getKnex().transaction();
+    try {
+      await other.raw('select id from "machines".outbox_message where id = ? for update', [first.id]);
+      const flushed = relay.flush();
+      // Long enough for a relay that skips locked rows to have published the second one.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect(seen.map((e) => e.id)).toEqual([]);
+      await other.commit();
+      await flushed;
+    } finally {
+      if (!other.isCompleted()) await other.rollback();
+    }
+    await waitFor(() => seen.length >= 2);
+    expect(seen.map((e) => e.id)).toEqual([first.id, second.id]);
+  });
+
+  it('coalesces wake-ups while a pass waits for slow acknowledgements: no growing chain of passes', async () => {
+    const bus = await openBus('coalesce', testInfrastructure('outbox').BUS_PREFIX);
+    const seen = collect(bus, 'coalesce');
+    const relay = startOutboxRelay({ orm, bus, logger, intervalMs: 60_000 });
+    cleanups.push(() => relay.stop());
+    await relay.flush();
+    const before = relay.stats().passes;
+    await record(31);
+    // NATS takes the message but does not answer: every publish waits for its acknowledgement.
+    await nats.pause();
+    let flushes: Promise<number>[] = [];
+    try {
+      relay.wake();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      // A service commits events all the while (every sign-up, every machine change wakes the relay).
+      for (let i = 0; i < 2000; i++) relay.wake();
+      flushes = Array.from({ length: 50 }, () => relay.flush());
+    } finally {
+      await nats.resume();
+    }
+    await Promise.all(flushes);
+    await waitFor(() => seen.length >= 1, { timeoutMs: 30_000 });
+    // The pass that was waiting, at most one behind it, and perhaps the poll: not one per wake-up.
+    expect(relay.stats().passes - before).toBeLessThanOrEqual(3);
+  });
+});
+
+describe('processed_event pruning', () => {
+  it('deletes de-duplication marks older than their retention and keeps recent ones', async () => {
+    const bus = await openBus('prune-processed', testInfrastructure('outbox').BUS_PREFIX);
+    const relay = startOutboxRelay({ orm, bus, logger, intervalMs: 60_000, processedRetentionMs: 3_600_000 });
+    cleanups.push(() => relay.stop());
+    const old = crypto.randomUUID();
+    const recent = crypto.randomUUID();
+    await orm.em.fork().transactional(async (em) => {
+      await markProcessed(em, 'c1', old);
+      await markProcessed(em, 'c1', recent);
+    });
+    await orm.em
+      .fork()
+      .getConnection()
+      .execute(`update "machines".processed_event set processed_at = now() - interval '2 hours' where event_id = ?`, [
+        old,
+      ]);
+    expect(await relay.prune()).toBe(1);
+    const left = await orm.em.fork().find(ProcessedEvent, {});
+    expect(left.map((row) => row.eventId)).toEqual([recent]);
   });
 });
 

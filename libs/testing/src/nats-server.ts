@@ -14,6 +14,10 @@ export interface NatsServerHandle {
   stop(): Promise<void>;
   /** Starts it again on the same port with the same store directory. */
   start(): Promise<void>;
+  /** Freezes the process (SIGSTOP): connections stay open but nothing is answered, like a stalled server. */
+  pause(): Promise<void>;
+  /** Lets a paused server go on (SIGCONT). */
+  resume(): Promise<void>;
   /** Stops it and deletes its store directory. */
   dispose(): Promise<void>;
 }
@@ -76,6 +80,12 @@ export async function startNatsServer(): Promise<NatsServerHandle> {
     port,
     start,
     stop,
+    async pause() {
+      child?.kill('SIGSTOP');
+    },
+    async resume() {
+      child?.kill('SIGCONT');
+    },
     async dispose() {
       await stop();
       await rm(storeDir, { recursive: true, force: true });

@@ -94,7 +94,7 @@ export async function startAuthService(config: AuthConfig, logger = createLogger
       }),
       logger,
       // Publish at once instead of at the relay's next poll; what fails stays for the poll.
-      eventsRecorded: () => void relay.flush(),
+      eventsRecorded: relay.wake,
     });
     await accounts.seedAdmin({ password: config.ADMIN_PASSWORD, email: config.ADMIN_EMAIL });
 

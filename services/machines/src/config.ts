@@ -9,6 +9,8 @@ export const machinesConfigShape = {
   DB_POOL_MAX: env.int(10, 1, 100),
   /** How often the outbox relay looks for events to publish when none were just recorded. */
   OUTBOX_INTERVAL_MS: env.int(1000, 50, 60_000),
+  /** How long the consumer's de-duplication marks (`processed_event`) are kept, in hours. */
+  PROCESSED_EVENT_RETENTION_HOURS: env.int(168, 1),
 };
 
 export type MachinesConfig = ReturnType<typeof loadMachinesConfig>;

@@ -42,11 +42,17 @@ export async function startMachines(config: MachinesConfig, logger: Logger): Pro
     closers.push(() => orm.close());
     const bus = await connectBus({ url: config.NATS_URL, prefix: config.BUS_PREFIX, name: 'machines', logger });
     closers.push(() => bus.close());
-    const relay = startOutboxRelay({ orm, bus, logger, intervalMs: config.OUTBOX_INTERVAL_MS });
+    const relay = startOutboxRelay({
+      orm,
+      bus,
+      logger,
+      intervalMs: config.OUTBOX_INTERVAL_MS,
+      processedRetentionMs: config.PROCESSED_EVENT_RETENTION_HOURS * 3_600_000,
+    });
     closers.push(() => relay.stop());
     // Publish right after a commit instead of at the relay's next tick; the tick still catches
     // whatever this misses (NATS down, a crash between commit and publish).
-    const store = createMachineStore(orm, { onEventsCommitted: () => void relay.flush() });
+    const store = createMachineStore(orm, { onEventsCommitted: relay.wake });
     const service = createMachineService(store);
     const consumer = startOperationCompletedConsumer(bus, service, logger);
     closers.push(() => consumer.stop());

@@ -9,26 +9,11 @@ export interface Outbox {
 }
 
 /**
- * The relay that publishes this process's outbox rows (it runs in the API and in the worker; rows
- * are claimed with SKIP LOCKED, so both can). What fails to publish stays for the relay's retries,
- * so events reach NATS after an outage of any length.
+ * The relay that publishes this service's outbox rows. It runs in the API and in the worker; the
+ * relay keeps the rows' order across both (see @imm/bus), so "requested" always goes out before
+ * "completed". What fails to publish stays for the relay's retries.
  */
 export function startOutbox(orm: Database, bus: Bus, logger: Logger): Outbox {
   const relay = startOutboxRelay({ orm, bus, logger });
-  let inflight: Promise<unknown> | undefined;
-  let again = false;
-  function nudge(): void {
-    if (inflight) {
-      again = true;
-      return;
-    }
-    inflight = relay.flush().finally(() => {
-      inflight = undefined;
-      if (again) {
-        again = false;
-        nudge();
-      }
-    });
-  }
-  return { nudge, stop: () => relay.stop() };
+  return { nudge: relay.wake, stop: () => relay.stop() };
 }
