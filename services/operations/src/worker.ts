@@ -59,18 +59,6 @@ export async function startOperationsWorker(
       policy,
       sim: { latencyMs: config.SIM_LATENCY_MS, failRate: config.SIM_FAIL_RATE },
     });
-    const drive = {
-      attempts: config.DRIVER_ATTEMPTS,
-      timeoutMs: config.DRIVER_TIMEOUT_MS,
-      backoffMs: config.DRIVER_BACKOFF_MS,
-    };
-    const longestDrive = drive.attempts * drive.timeoutMs + drive.backoffMs * (2 ** (drive.attempts - 1) - 1);
-    if (longestDrive >= config.OPERATION_DEADLINE_MS) {
-      logger.warn(
-        { longestDrive, deadline: config.OPERATION_DEADLINE_MS },
-        'OPERATION_DEADLINE_MS is shorter than the driver attempts may take; slow machines will end INTERNALFAILED by the deadline',
-      );
-    }
     const worker = startOperationWorker({
       connection: workerRedis,
       prefix: config.REDIS_PREFIX,
@@ -124,7 +112,8 @@ if (isEntryPoint(import.meta.url)) {
     title: 'operations worker',
     loadConfig: loadWorkerConfig,
     start: startOperationsWorker,
-    // Running commands get WORKER_SHUTDOWN_MS; the rest of the shutdown a few seconds more.
-    shutdownDeadlineMs: (config) => config.WORKER_SHUTDOWN_MS + 10_000,
+    // Running commands get WORKER_SHUTDOWN_MS, one already sent up to its driver timeout more (it is
+    // never cut off); the rest of the shutdown a few seconds more.
+    shutdownDeadlineMs: (config) => config.WORKER_SHUTDOWN_MS + config.DRIVER_TIMEOUT_MS + 10_000,
   });
 }

@@ -3,10 +3,13 @@ import { ConfigError } from '@imm/config';
 import { freePort, waitFor } from '@imm/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadWorkerConfig } from '../src/config';
+import { driveCommand, LeaseLostError } from '../src/domain/drive-command';
 import {
   createDriverRegistry,
   driverFactories,
   EndpointRejectedError,
+  type MachineDriver,
+  NotSentError,
   networkPolicy,
   restrictTo,
   TransportError,
@@ -160,33 +163,148 @@ describe('the HTTP driver', () => {
     await waitFor(() => machine.status === 5);
   });
 
-  it('garbage, an unknown result or a 5xx: INTERNALFAILED after every attempt', async () => {
+  it('garbage, an unknown result or a 5xx: the machine got the request, so it is sent once and the outcome is unknown', async () => {
     for (const path of ['/garbage', '/unknown-result', '/server-error']) {
       const before = hits(path);
       const { entry, machine } = await run(`http://127.0.0.1:${machinePort}${path}`);
       expect(entry.result, path).toBe(3);
-      expect(entry.message, path).toMatch(/after 3 attempts/);
-      expect(hits(path) - before, path).toBe(3);
+      expect(entry.message, path).toMatch(/^outcome unknown: machine answered/);
+      expect(hits(path) - before, path).toBe(1);
       expect(machine.status).toBe(2);
     }
   });
 
-  it('timeout: INTERNALFAILED after every attempt timed out', async () => {
+  it('timeout after the request went out: sent once, never again; INTERNALFAILED "outcome unknown"', async () => {
     const before = hits('/slow');
     const { entry } = await run(`http://127.0.0.1:${machinePort}/slow`);
-    expect(entry).toMatchObject({ result: 3, message: expect.stringMatching(/timed out after 500 ms/) });
-    expect(hits('/slow') - before).toBe(3);
+    expect(entry).toMatchObject({ result: 3, message: 'outcome unknown: timed out after 500 ms' });
+    // The machine may act on it late: a second send would drive it twice.
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    expect(hits('/slow') - before).toBe(1);
   });
 
-  it('connection refused: INTERNALFAILED', async () => {
+  it('connection refused: nothing reached the machine, so every attempt is made, then INTERNALFAILED', async () => {
     const closedPort = await freePort();
     const { entry } = await run(`http://127.0.0.1:${closedPort}/ok`);
-    expect(entry).toMatchObject({ result: 3, message: expect.stringMatching(/ECONNREFUSED/) });
+    expect(entry).toMatchObject({
+      result: 3,
+      message: expect.stringMatching(/after 3 attempts: machine unreachable: ECONNREFUSED/),
+    });
   });
 
-  it('a transport failure is retried: the second attempt succeeds', async () => {
-    const { entry } = await run(`http://127.0.0.1:${machinePort}/flaky?m=${nextMachineId}`);
-    expect(entry).toMatchObject({ result: 1 });
+  it('a machine that answers 503 is not asked again (it may have acted)', async () => {
+    const path = `/flaky?m=${nextMachineId}`;
+    const { entry } = await run(`http://127.0.0.1:${machinePort}${path}`);
+    expect(entry).toMatchObject({ result: 3, message: 'outcome unknown: machine answered HTTP 503' });
+    expect(received.filter((r) => r.path === path)).toHaveLength(1);
+  });
+});
+
+describe('what the HTTP driver counts as sent', () => {
+  const registry = createDriverRegistry(driverFactories, { policy: unrestricted, sim: { latencyMs: 0, failRate: 0 } });
+
+  it('before the connection is up nothing was sent: refused, unknown host, TLS handshake', async () => {
+    const closedPort = await freePort();
+    const refused = registry.driverFor(`http://127.0.0.1:${closedPort}/ok`).execute('START', AbortSignal.timeout(2000));
+    await expect(refused).rejects.toBeInstanceOf(NotSentError);
+    const unknownHost = registry
+      .driverFor('http://no-such-host.invalid/ok')
+      .execute('START', AbortSignal.timeout(5000));
+    await expect(unknownHost).rejects.toBeInstanceOf(NotSentError);
+    // https to a plain-HTTP machine: the handshake fails before any byte of the command goes out.
+    const before = received.length;
+    const handshake = registry
+      .driverFor(`https://127.0.0.1:${machinePort}/ok`)
+      .execute('START', AbortSignal.timeout(2000));
+    await expect(handshake).rejects.toBeInstanceOf(NotSentError);
+    expect(received.length).toBe(before);
+  });
+
+  it('once connected it may have been sent: a timeout or a bad answer is not a NotSentError', async () => {
+    const slow = registry.driverFor(`http://127.0.0.1:${machinePort}/slow`).execute('START', AbortSignal.timeout(200));
+    await expect(slow).rejects.toBeInstanceOf(TransportError);
+    await expect(slow).rejects.not.toBeInstanceOf(NotSentError);
+    const garbage = registry
+      .driverFor(`http://127.0.0.1:${machinePort}/garbage`)
+      .execute('START', AbortSignal.timeout(2000));
+    await expect(garbage).rejects.not.toBeInstanceOf(NotSentError);
+  });
+});
+
+describe('the retry policy (driveCommand)', () => {
+  const policy = { attempts: 3, timeoutMs: 1000, backoffMs: 1 };
+  const never = new AbortController().signal;
+  function marks() {
+    const log: string[] = [];
+    return {
+      log,
+      markSent: async () => {
+        log.push('mark');
+        return 'sent' as const;
+      },
+      clearSent: async () => {
+        log.push('clear');
+      },
+    };
+  }
+  function driverFailing(failures: Error[]): MachineDriver & { calls: number } {
+    const driver = {
+      calls: 0,
+      async execute() {
+        const failure = failures[driver.calls++];
+        if (failure) throw failure;
+        return 'success' as const;
+      },
+    };
+    return driver;
+  }
+
+  it('tries again only while nothing reached the machine, marking each attempt and clearing the mark after it', async () => {
+    const driver = driverFailing([new NotSentError('machine unreachable: ECONNREFUSED')]);
+    const m = marks();
+    const outcome = await driveCommand(() => driver, 'START', policy, m, never, 60_000);
+    expect(outcome).toEqual({ result: 1, message: null });
+    expect(driver.calls).toBe(2);
+    expect(m.log).toEqual(['mark', 'clear', 'mark']);
+  });
+
+  it('never sends again once an attempt may have reached the machine', async () => {
+    const driver = driverFailing([new TransportError('timed out'), new TransportError('timed out')]);
+    const m = marks();
+    const outcome = await driveCommand(() => driver, 'START', policy, m, never, 60_000);
+    expect(outcome).toEqual({ result: 3, message: 'outcome unknown: timed out after 1000 ms' });
+    expect(driver.calls).toBe(1);
+    expect(m.log).toEqual(['mark']); // the mark stays: it may have been sent
+  });
+
+  it('asks a driver that can read the machine what became of a command without an answer', async () => {
+    const driver = {
+      calls: 0,
+      async execute(): Promise<'success'> {
+        this.calls++;
+        throw new TransportError('connection reset');
+      },
+      async observeOutcome() {
+        return 'success' as const;
+      },
+    };
+    const outcome = await driveCommand(() => driver, 'START', policy, marks(), never, 60_000);
+    expect(outcome).toEqual({ result: 1, message: null });
+    expect(driver.calls).toBe(1);
+  });
+
+  it('sends nothing past the deadline for starting, and nothing once the lease is lost', async () => {
+    const driver = driverFailing([]);
+    const overdue = { markSent: async () => 'overdue' as const, clearSent: async () => {} };
+    expect(await driveCommand(() => driver, 'START', policy, overdue, never, 60_000)).toEqual({
+      result: 3,
+      message: 'not started within 60 s of being accepted',
+    });
+    const lost = { markSent: async () => 'lost' as const, clearSent: async () => {} };
+    await expect(driveCommand(() => driver, 'START', policy, lost, never, 60_000)).rejects.toBeInstanceOf(
+      LeaseLostError,
+    );
+    expect(driver.calls).toBe(0);
   });
 });
 
@@ -242,7 +360,7 @@ describe('the simulated machine', () => {
     expect(await registry.driverFor(null).execute('START', never)).toBe('success');
     expect(await registry.driverFor('sim://press-7?fail_rate=1').execute('START', never)).toBe('failed');
     await expect(registry.driverFor('sim://press-7?error_rate=1').execute('START', never)).rejects.toBeInstanceOf(
-      TransportError,
+      NotSentError,
     );
   });
 

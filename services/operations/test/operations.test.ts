@@ -555,6 +555,22 @@ describe('history', () => {
     expect((await call('GET', reply.headers.get('location') as string, { token: t.alice })).status).toBe(200);
     expect((await operate(gone.id, 'STOP', t.alice)).status).toBe(404);
   });
+
+  it('one entry: a former owner opens the entries their own history still lists (one rule for both)', async () => {
+    const sold = standIn.add({ id: nextMachineId++, owner_id: alice });
+    // A superuser started it while alice owned it: alice did not ask, she owned the machine.
+    const reply = await operate(sold.id, 'START', tokens.admin);
+    expect(reply.status).toBe(202);
+    const location = reply.headers.get('location') as string;
+    await finalEntry(location, tokens.admin);
+    sold.owner_id = bob; // the machine changes hands
+    const listed = await call('GET', `/api/machines/history/?machine_id=${sold.id}`, { token: t.alice });
+    expect(listed.body.result.results.map((e: { id: number }) => e.id)).toEqual([reply.body.result.id]);
+    expect((await call('GET', location, { token: t.alice })).status).toBe(200);
+    // The machine's whole history follows the machine: its new owner's now, not hers.
+    expect((await call('GET', `/api/machines/${sold.id}/history/`, { token: t.alice })).status).toBe(403);
+    expect((await call('GET', location, { token: t.bob })).status).toBe(200);
+  });
 });
 
 describe('authorization matrix', () => {

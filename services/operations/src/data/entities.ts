@@ -24,6 +24,11 @@ export const OperationRow = defineEntity({
     requestId: p.text().nullable(),
     createdAt: p.datetime().columnType('timestamptz'),
     finishedAt: p.datetime().columnType('timestamptz').nullable(),
+    /** Set while an attempt may have reached the machine: from then on the command is never sent again. */
+    sentAt: p.datetime().columnType('timestamptz').nullable(),
+    /** The worker run driving the command, and until when; renewed while it drives. */
+    leaseHolder: p.text().nullable(),
+    leaseUntil: p.datetime().columnType('timestamptz').nullable(),
   }),
 });
 export type OperationRecord = InferEntity<typeof OperationRow>;

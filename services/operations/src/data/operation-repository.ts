@@ -2,7 +2,7 @@ import { OperationResult, type OperationResultValue } from '@imm/contracts';
 import { type Database, type EntityManager, isUniqueViolation } from '@imm/db';
 import { runWithRequestId } from '@imm/logging';
 import type { Command } from '../domain/commands';
-import type { CommandOutcome } from '../domain/drive-command';
+import { type CommandOutcome, notStartedMessage } from '../domain/drive-command';
 import type { HistoryEntry, HistoryFilter } from '../domain/history';
 import type { OperationStore, ReplayableResponse, StoredIdempotency } from '../domain/operation-service';
 import { recordOperationCompleted, recordOperationRequested } from '../events/operation-events';
@@ -76,6 +76,13 @@ async function newestUnapplied(
     { orderBy: { id: 'desc' } },
   );
   return row ? { command: row.command as Command, result: row.result as OperationResultValue } : undefined;
+}
+
+/** A worker's lease on an entry it is about to drive. */
+export interface DriveClaim {
+  entry: HistoryEntry;
+  /** A worker before this one may have sent the command (and is gone): it must not be sent again. */
+  sentBefore: boolean;
 }
 
 /** The operations schema: history entries, idempotency keys, and the outbox they commit with. */
@@ -177,18 +184,81 @@ export function createOperationRepository(orm: Database) {
       });
     },
 
-    /** Ends every command PENDING for longer than `deadlineMs` as INTERNALFAILED. */
+    /**
+     * Takes the lease of a PENDING entry for `holder` for `leaseMs`, unless another worker's lease
+     * is still running (it may be talking to the machine). The entry and whether a send may have
+     * happened before (by a worker that is gone); undefined when finished or leased by another.
+     */
+    async claim(id: number, holder: string, leaseMs: number): Promise<DriveClaim | undefined> {
+      const em = fork();
+      const rows = await em.execute(
+        `update operation set lease_holder = ?, lease_until = now() + make_interval(secs => ?)
+         where id = ? and result = ? and (lease_until is null or lease_until < now() or lease_holder = ?)
+         returning *`,
+        [holder, leaseMs / 1000, id, OperationResult.PENDING, holder],
+      );
+      const row = rows[0] as Record<string, unknown> | undefined;
+      if (!row) return undefined;
+      const [entry] = entriesOf(em, [row]) as [HistoryEntry];
+      return { entry, sentBefore: row.sent_at !== null && row.sent_at !== undefined };
+    },
+
+    /** Extends the lease while the holder drives; false when it is no longer theirs (or finished). */
+    async renewLease(id: number, holder: string, leaseMs: number): Promise<boolean> {
+      const rows = await fork().execute(
+        `update operation set lease_until = now() + make_interval(secs => ?)
+         where id = ? and lease_holder = ? and result = ? returning id`,
+        [leaseMs / 1000, id, holder, OperationResult.PENDING],
+      );
+      return rows.length > 0;
+    },
+
+    /**
+     * Marks the command as possibly sent, right before an attempt: committed first, so a worker
+     * that dies during the attempt leaves the mark and nobody sends the command again. `overdue`
+     * when the deadline for starting has passed (nothing is sent then), `lost` when the lease is gone.
+     */
+    async markSent(id: number, holder: string, deadlineMs: number): Promise<'sent' | 'overdue' | 'lost'> {
+      const rows = await fork().execute(
+        `update operation
+         set sent_at = case when created_at >= now() - make_interval(secs => ?) then now() else null end
+         where id = ? and lease_holder = ? and result = ? returning sent_at`,
+        [deadlineMs / 1000, id, holder, OperationResult.PENDING],
+      );
+      const row = rows[0] as { sent_at: unknown } | undefined;
+      if (!row) return 'lost';
+      return row.sent_at === null ? 'overdue' : 'sent';
+    },
+
+    /** The attempt failed before anything reached the machine: the command was not sent after all. */
+    async clearSent(id: number, holder: string): Promise<void> {
+      await fork().execute('update operation set sent_at = null where id = ? and lease_holder = ? and result = ?', [
+        id,
+        holder,
+        OperationResult.PENDING,
+      ]);
+    },
+
+    /** Gives the lease up (the command goes back to the queue unsent, or was handed over). */
+    async releaseLease(id: number, holder: string): Promise<void> {
+      await fork().execute(
+        'update operation set lease_holder = null, lease_until = null where id = ? and lease_holder = ?',
+        [id, holder],
+      );
+    },
+
+    /**
+     * Ends as INTERNALFAILED every command still PENDING `deadlineMs` after it was accepted that no
+     * worker has started: never one that may have been sent, nor one a worker holds.
+     */
     async expireOverdue(deadlineMs: number): Promise<HistoryEntry[]> {
       return fork().transactional(async (tx) => {
         const rows = await tx.execute(
           `update operation set result = ?, message = ?, finished_at = now()
-           where result = ? and created_at < now() - make_interval(secs => ?) returning *`,
-          [
-            OperationResult.INTERNALFAILED,
-            `not finished within ${Math.round(deadlineMs / 1000)} s of being accepted`,
-            OperationResult.PENDING,
-            deadlineMs / 1000,
-          ],
+           where result = ? and created_at < now() - make_interval(secs => ?)
+             and sent_at is null and (lease_until is null or lease_until < now())
+           returning *`,
+          [OperationResult.INTERNALFAILED, notStartedMessage(deadlineMs), OperationResult.PENDING, deadlineMs / 1000],
         );
         const entries = entriesOf(tx, rows);
         for (const entry of entries) {

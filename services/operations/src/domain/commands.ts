@@ -86,3 +86,18 @@ export function decideRequest(
 
 /** A machine's history is its owner's and the superusers'. */
 export const mayReadMachineHistory = mayOperate;
+
+/**
+ * One entry: whoever may read the machine's history, and whoever the entry involves the way the
+ * personal history list does (the user who asked, the machine's owner at the time) — so an entry a
+ * former owner sees in their list also opens for them.
+ */
+export function mayReadEntry(
+  caller: Caller,
+  currentOwnerId: number,
+  entry: { worker: number; machineOwnerId: number },
+): boolean {
+  return (
+    mayReadMachineHistory(caller, currentOwnerId) || entry.worker === caller.id || entry.machineOwnerId === caller.id
+  );
+}

@@ -1,5 +1,5 @@
 import { OperationResult } from '@imm/contracts';
-import { EndpointRejectedError, type MachineDriver, TransportError } from '../drivers/driver';
+import { EndpointRejectedError, type MachineDriver, NotSentError } from '../drivers/driver';
 import type { Command } from './commands';
 
 export type FinalResult =
@@ -14,7 +14,7 @@ export interface CommandOutcome {
 }
 
 export interface DrivePolicy {
-  /** Tries in all when the machine cannot be reached (transport failures only). */
+  /** Tries in all while nothing reached the machine (connection refused, DNS, TLS handshake). */
   attempts: number;
   /** Each try gives up after this long. */
   timeoutMs: number;
@@ -22,12 +22,40 @@ export interface DrivePolicy {
   backoffMs: number;
 }
 
-/** The worker is stopping: the command was not finished and goes back to the queue. */
+/** The start of every message of a command that may have reached the machine without an answer recorded. */
+export const OUTCOME_UNKNOWN = 'outcome unknown';
+
+/** History messages, each a fixed text plus at most one detail. */
+export const REMOTE_FAILED_MESSAGE = 'the machine reported that the command failed';
+export const WORKER_LOST_MESSAGE = `${OUTCOME_UNKNOWN}: the worker stopped after sending the command`;
+export const maybeSentMessage = (reason: string) => `${OUTCOME_UNKNOWN}: ${reason}`;
+export const notStartedMessage = (deadlineMs: number) =>
+  `not started within ${Math.round(deadlineMs / 1000)} s of being accepted`;
+const notReachedMessage = (attempts: number, reason: string) =>
+  `no answer from the machine after ${attempts === 1 ? '1 attempt' : `${attempts} attempts`}: ${reason}`;
+
+/** The worker is stopping before the command was sent: it goes back to the queue. */
 export class DriveCancelledError extends Error {
   constructor() {
     super('driving the machine was cancelled');
     this.name = 'DriveCancelledError';
   }
+}
+
+/** Another worker holds the command now (this one's lease was lost): this run must not send it. */
+export class LeaseLostError extends Error {
+  constructor() {
+    super("the command is no longer this worker run's to drive");
+    this.name = 'LeaseLostError';
+  }
+}
+
+/** How a drive records, before each attempt, that the command may go out (see the repository). */
+export interface SendMarks {
+  /** Committed before an attempt starts; `overdue` past the deadline for starting, `lost` when no longer ours. */
+  markSent(): Promise<'sent' | 'overdue' | 'lost'>;
+  /** The attempt failed before anything reached the machine. */
+  clearSent(): Promise<void>;
 }
 
 function pause(ms: number, signal: AbortSignal): Promise<void> {
@@ -45,16 +73,29 @@ function pause(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+const reasonOf = (error: unknown, policy: DrivePolicy) => {
+  const text = error instanceof Error ? error.message : String(error);
+  return text === 'timed out' ? `timed out after ${policy.timeoutMs} ms` : text;
+};
+
 /**
- * Drives one command to its result: the machine's answer (SUCCESS or REMOTEFAILED, never retried),
- * or INTERNALFAILED once every try failed to get an answer, or at once for an endpoint that may
- * not be reached. `cancel` (the worker stopping) ends it with DriveCancelledError instead.
+ * Drives one command to its result, sending it to the machine at most once:
+ * - the machine's answer, SUCCESS or REMOTEFAILED;
+ * - a failure before anything reached the machine is tried again (`policy.attempts`), then
+ *   INTERNALFAILED; so is an endpoint that may not be reached, at once;
+ * - once an attempt may have reached the machine (a timeout, a reset, a nonsense answer), never
+ *   another: INTERNALFAILED "outcome unknown", or what a driver that can read the machine observed.
+ * Each attempt is marked in the entry before it starts (`marks`). `cancel` (the worker stopping)
+ * ends it with DriveCancelledError only while nothing is in flight; an attempt in flight runs to
+ * its answer or its timeout, never cut off.
  */
 export async function driveCommand(
   connect: () => MachineDriver,
   command: Command,
   policy: DrivePolicy,
+  marks: SendMarks,
   cancel: AbortSignal,
+  deadlineMs: number,
 ): Promise<CommandOutcome> {
   let driver: MachineDriver;
   try {
@@ -68,21 +109,60 @@ export async function driveCommand(
   for (let attempt = 1; attempt <= policy.attempts; attempt++) {
     if (attempt > 1) await pause(policy.backoffMs * 2 ** (attempt - 2), cancel);
     if (cancel.aborted) throw new DriveCancelledError();
+    const mark = await marks.markSent();
+    if (mark === 'lost') throw new LeaseLostError();
+    if (mark === 'overdue') {
+      const message = attempt === 1 ? notStartedMessage(deadlineMs) : notReachedMessage(attempt - 1, lastError);
+      return { result: OperationResult.INTERNALFAILED, message };
+    }
     try {
-      const answer = await driver.execute(command, AbortSignal.any([cancel, AbortSignal.timeout(policy.timeoutMs)]));
+      const answer = await driver.execute(command, AbortSignal.timeout(policy.timeoutMs));
       return answer === 'success'
         ? { result: OperationResult.SUCCESS, message: null }
-        : { result: OperationResult.REMOTEFAILED, message: 'the machine reported that the command failed' };
+        : { result: OperationResult.REMOTEFAILED, message: REMOTE_FAILED_MESSAGE };
     } catch (error) {
-      if (cancel.aborted) throw new DriveCancelledError();
-      if (error instanceof EndpointRejectedError)
+      if (error instanceof EndpointRejectedError) {
+        await marks.clearSent().catch(() => {});
         return { result: OperationResult.INTERNALFAILED, message: error.message };
-      // A driver's own bug counts as no answer too: retried, then INTERNALFAILED, never stuck.
-      const text = error instanceof Error ? error.message : String(error);
-      lastError =
-        error instanceof TransportError && text === 'timed out' ? `timed out after ${policy.timeoutMs} ms` : text;
+      }
+      if (!(error instanceof NotSentError)) return observedOrUnknown(driver, command, policy, reasonOf(error, policy));
+      lastError = reasonOf(error, policy);
+      // Best effort: a mark left behind only makes a crash later read "outcome unknown".
+      await marks.clearSent().catch(() => {});
     }
   }
-  const tries = policy.attempts === 1 ? '1 attempt' : `${policy.attempts} attempts`;
-  return { result: OperationResult.INTERNALFAILED, message: `no answer from the machine after ${tries}: ${lastError}` };
+  return { result: OperationResult.INTERNALFAILED, message: notReachedMessage(policy.attempts, lastError) };
+}
+
+/** A command that may have been sent and has no answer: what the machine shows, or "outcome unknown". */
+export async function observedOrUnknown(
+  driver: MachineDriver,
+  command: Command,
+  policy: DrivePolicy,
+  reason: string,
+): Promise<CommandOutcome> {
+  if (driver.observeOutcome) {
+    const observed = await driver
+      .observeOutcome(command, AbortSignal.timeout(policy.timeoutMs))
+      .catch((): undefined => undefined);
+    if (observed === 'success') return { result: OperationResult.SUCCESS, message: null };
+    if (observed === 'failed') return { result: OperationResult.REMOTEFAILED, message: REMOTE_FAILED_MESSAGE };
+  }
+  return { result: OperationResult.INTERNALFAILED, message: maybeSentMessage(reason) };
+}
+
+/** For a takeover: the command was sent by a worker that is gone, and its answer was not kept. */
+export async function outcomeOfLostDrive(
+  connect: () => MachineDriver,
+  command: Command,
+  policy: DrivePolicy,
+): Promise<CommandOutcome> {
+  let driver: MachineDriver;
+  try {
+    driver = connect();
+  } catch {
+    return { result: OperationResult.INTERNALFAILED, message: WORKER_LOST_MESSAGE };
+  }
+  const outcome = await observedOrUnknown(driver, command, policy, '');
+  return outcome.result === OperationResult.INTERNALFAILED ? { ...outcome, message: WORKER_LOST_MESSAGE } : outcome;
 }

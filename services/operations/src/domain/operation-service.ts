@@ -9,7 +9,14 @@ import {
   pageOf,
   resolvePage,
 } from '@imm/web';
-import { type Caller, type Command, type MachineView, mayReadMachineHistory, decideRequest } from './commands';
+import {
+  type Caller,
+  type Command,
+  decideRequest,
+  type MachineView,
+  mayReadEntry,
+  mayReadMachineHistory,
+} from './commands';
 import type { HistoryEntry, HistoryFilter, NewEntry } from './history';
 
 /** The machines service's current view of a machine (request/reply); undefined when there is none. */
@@ -192,12 +199,12 @@ export function createOperationService(deps: OperationServiceDeps) {
       return page({ ...filter, machineId }, request);
     },
 
-    /** One entry of a machine: for the machine's owner, superusers, and whoever asked for it. */
+    /** One entry of a machine: for the machine's owner, superusers, and whoever the entry involves. */
     async getMachineEntry(caller: Caller, machineId: number, entryId: number): Promise<HistoryEntry> {
       const owner = await ownerOf(machineId);
       const entry = await store.findEntry(entryId);
       if (!entry || entry.machineId !== machineId) throw new NotFoundError();
-      if (!mayReadMachineHistory(caller, owner) && entry.worker !== caller.id) throw new PermissionDeniedError();
+      if (!mayReadEntry(caller, owner, entry)) throw new PermissionDeniedError();
       return entry;
     },
   };

@@ -5,18 +5,36 @@ import type { NetworkPolicy } from './network-policy';
 export type DriverOutcome = 'success' | 'failed';
 
 /**
- * How the worker talks to one kind of machine. `execute` resolves with the machine's answer, throws
- * a TransportError when there is no usable answer (unreachable, timed out, nonsense: retried), and
- * an EndpointRejectedError when it must not even try (not retried).
+ * How the worker talks to one kind of machine. `execute` resolves with the machine's answer, or
+ * throws:
+ * - NotSentError: nothing reached the machine (connection refused, DNS, TLS handshake): retried;
+ * - TransportError (any other): the command may have reached the machine (a timeout, a reset, a
+ *   nonsense answer): never sent again, the entry ends "outcome unknown";
+ * - EndpointRejectedError: it must not even try (not retried).
+ * Anything else a driver throws counts as "may have been sent", the safe side.
  */
 export interface MachineDriver {
   execute(command: Command, signal: AbortSignal): Promise<DriverOutcome>;
+  /**
+   * Drivers that can read the machine's state say what became of a command whose answer was lost
+   * (undefined: cannot tell). Used instead of "outcome unknown"; never sends anything.
+   */
+  observeOutcome?(command: Command, signal: AbortSignal): Promise<DriverOutcome | undefined>;
 }
 
+/** No usable answer from the machine. */
 export class TransportError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'TransportError';
+  }
+}
+
+/** A transport failure before anything reached the machine: safe to try again. */
+export class NotSentError extends TransportError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'NotSentError';
   }
 }
 
@@ -38,8 +56,12 @@ export interface DriverContext {
 /** Builds the driver of one endpoint; registered per URL scheme. */
 export type DriverFactory = (endpoint: URL, context: DriverContext) => MachineDriver;
 
-/** Turns an abort (timeout or shutdown) into the transport failure it is for the command. */
-export function abortedError(signal: AbortSignal): TransportError {
+/**
+ * Turns an abort (timeout) into the transport failure it is for the command: NotSentError when
+ * nothing had reached the machine yet, a plain TransportError when something may have.
+ */
+export function abortedError(signal: AbortSignal, reached = true): TransportError {
   const reason = signal.reason as { name?: string } | undefined;
-  return new TransportError(reason?.name === 'TimeoutError' ? 'timed out' : 'aborted', { cause: signal.reason });
+  const message = reason?.name === 'TimeoutError' ? 'timed out' : 'aborted';
+  return reached ? new TransportError(message, { cause: signal.reason }) : new NotSentError(message);
 }

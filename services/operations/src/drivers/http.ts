@@ -3,7 +3,14 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import { currentRequestId, REQUEST_ID_HEADER } from '@imm/logging';
-import { abortedError, type DriverFactory, type DriverOutcome, EndpointRejectedError, TransportError } from './driver';
+import {
+  abortedError,
+  type DriverFactory,
+  type DriverOutcome,
+  EndpointRejectedError,
+  NotSentError,
+  TransportError,
+} from './driver';
 import type { NetworkPolicy } from './network-policy';
 
 /** A reply larger than this is not the protocol's small JSON object. */
@@ -76,7 +83,7 @@ export const httpDriver: DriverFactory = (endpoint, context) => {
     async execute(command, signal) {
       // An address literal is never looked up, so it is checked here.
       if (isIP(host) && !policy.allows(host)) throw notAllowed(host, policy);
-      if (signal.aborted) throw abortedError(signal);
+      if (signal.aborted) throw abortedError(signal, false);
       const body = new URLSearchParams({ command }).toString();
       const headers: Record<string, string | number> = {
         'content-type': 'application/x-www-form-urlencoded',
@@ -85,8 +92,16 @@ export const httpDriver: DriverFactory = (endpoint, context) => {
       };
       const requestId = currentRequestId();
       if (requestId) headers[REQUEST_ID_HEADER] = requestId;
+      // Until the connection (and for https its TLS handshake) is up, nothing can have reached the
+      // machine: such a failure is retried. From then on the command may have gone out.
+      let reached = false;
       return new Promise<DriverOutcome>((resolve, reject) => {
         const req = send(endpoint, { method: 'POST', headers, lookup: guardedLookup(policy), agent: false, signal });
+        req.on('socket', (socket) => {
+          socket.once(endpoint.protocol === 'https:' ? 'secureConnect' : 'connect', () => {
+            reached = true;
+          });
+        });
         req.on('response', (response) => {
           readReply(response).then((text) => {
             try {
@@ -97,19 +112,17 @@ export const httpDriver: DriverFactory = (endpoint, context) => {
           }, reject);
         });
         req.on('error', (error) => {
-          if (signal.aborted) reject(abortedError(signal));
+          if (signal.aborted) reject(abortedError(signal, reached));
           else if (error instanceof EndpointRejectedError) reject(error);
-          else
-            reject(
-              new TransportError(`machine unreachable: ${(error as NodeJS.ErrnoException).code ?? error.message}`, {
-                cause: error,
-              }),
-            );
+          else {
+            const reason = `machine unreachable: ${(error as NodeJS.ErrnoException).code ?? error.message}`;
+            reject(reached ? new TransportError(reason, { cause: error }) : new NotSentError(reason, { cause: error }));
+          }
         });
         req.end(body);
       }).catch((error: unknown) => {
         if (error instanceof TransportError || error instanceof EndpointRejectedError) throw error;
-        throw signal.aborted ? abortedError(signal) : new TransportError(String(error), { cause: error });
+        throw signal.aborted ? abortedError(signal, reached) : new TransportError(String(error), { cause: error });
       });
     },
   };

@@ -1,4 +1,4 @@
-import { abortedError, type DriverFactory, TransportError } from './driver';
+import { abortedError, type DriverFactory, NotSentError } from './driver';
 
 function rate(value: string | null, fallback: number): number {
   if (value === null) return fallback;
@@ -9,7 +9,7 @@ function rate(value: string | null, fallback: number): number {
 /**
  * The built-in simulated machine: `sim://press-7?latency_ms=200&fail_rate=0.1&error_rate=0`.
  * `latency_ms` is how long it takes to answer, `fail_rate` how often it answers "failed"
- * (REMOTEFAILED), `error_rate` how often it is unreachable (a transport failure, retried). The
+ * (REMOTEFAILED), `error_rate` how often it is unreachable (nothing sent, so retried). The
  * first two default to SIM_LATENCY_MS and SIM_FAIL_RATE, `error_rate` to 0.
  */
 export const simDriver: DriverFactory = (endpoint, context) => {
@@ -20,7 +20,7 @@ export const simDriver: DriverFactory = (endpoint, context) => {
   const errorRate = rate(query.get('error_rate'), 0);
   return {
     async execute(_command, signal) {
-      if (signal.aborted) throw abortedError(signal);
+      if (signal.aborted) throw abortedError(signal, false);
       await new Promise<void>((resolve, reject) => {
         const onAbort = () => {
           clearTimeout(timer);
@@ -32,7 +32,7 @@ export const simDriver: DriverFactory = (endpoint, context) => {
         }, latency);
         signal.addEventListener('abort', onAbort, { once: true });
       });
-      if (Math.random() < errorRate) throw new TransportError('simulated machine unreachable');
+      if (Math.random() < errorRate) throw new NotSentError('simulated machine unreachable');
       return Math.random() < failRate ? 'failed' : 'success';
     },
   };

@@ -1,6 +1,7 @@
 import type { Logger } from '@imm/logging';
 import { Queue } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
+import type { CommandOutcome } from '../domain/drive-command';
 import type { HistoryEntry } from '../domain/history';
 import type { JobSubmitter } from '../domain/operation-service';
 
@@ -10,6 +11,11 @@ const JOB_NAME = 'drive';
 /** What a job carries: the entry is the truth, read again by the worker. */
 export interface OperationJob {
   entryId: number;
+  /**
+   * The machine's answer, kept here by a worker that got it but could not record it yet (the
+   * database was away, or it was stopping): whoever runs the job next records this, sending nothing.
+   */
+  outcome?: CommandOutcome;
 }
 
 /** BullMQ refuses integer ids, so the entry id gets a prefix: one job per entry, never two. */

@@ -4,7 +4,14 @@ import { type Logger, runWithRequestId } from '@imm/logging';
 import { type Job, WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { OperationRepository } from '../data/operation-repository';
-import { type CommandOutcome, DriveCancelledError, type DrivePolicy, driveCommand } from '../domain/drive-command';
+import {
+  type CommandOutcome,
+  DriveCancelledError,
+  type DrivePolicy,
+  driveCommand,
+  LeaseLostError,
+  outcomeOfLostDrive,
+} from '../domain/drive-command';
 import type { HistoryEntry } from '../domain/history';
 import type { DriverRegistry } from '../drivers/registry';
 import { type OperationJob, QUEUE_NAME } from './operation-queue';
@@ -14,7 +21,10 @@ export interface OperationWorkerOptions {
   connection: Redis;
   prefix: string;
   concurrency: number;
-  /** A crashed worker's job is taken over after about this long (lock duration and stalled check). */
+  /**
+   * A crashed worker's job is taken over after about this long (BullMQ lock and stalled check);
+   * also the lease a drive holds on its entry, renewed a few times per period while it runs.
+   */
   lockMs: number;
   repository: OperationRepository;
   drivers: DriverRegistry;
@@ -28,69 +38,149 @@ export interface OperationWorkerOptions {
 export interface OperationWorker {
   worker: Worker<OperationJob>;
   /**
-   * Stops taking jobs and waits for the running ones; after `graceMs` the rest are cancelled and
-   * go back to the queue for another worker.
+   * Stops taking jobs and waits for the running ones. After `graceMs` the commands not sent yet go
+   * back to the queue; one already sent is waited for (up to its driver timeout), or, if its result
+   * cannot be recorded, handed back with that result so nobody sends it again.
    */
   stop(graceMs: number): Promise<void>;
 }
 
-const RECORD_ATTEMPTS = 6;
+const MAX_RECORD_BACKOFF_MS = 2000;
 
-/**
- * Records the result, retrying while the database is away: the machine has acted, so giving up
- * here means driving it again later (the sweeper queues the entry again).
- */
-async function recordResult(
-  repository: OperationRepository,
-  entry: HistoryEntry,
-  outcome: CommandOutcome,
-  logger: Logger,
-): Promise<HistoryEntry | undefined> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await repository.finish(entry, outcome);
-    } catch (error) {
-      if (attempt >= RECORD_ATTEMPTS) throw error;
-      const delay = 250 * 2 ** attempt;
-      logger.warn({ err: error, retryInMs: delay }, 'recording the result failed, will retry');
-      await new Promise((resolve) => setTimeout(resolve, delay));
-    }
-  }
-}
+/** The worker is stopping and handed the job back (with its outcome, if it had one). */
+class HandedBack extends Error {}
 
-/** The BullMQ worker that drives each accepted command to its result, once. */
+/** The BullMQ worker that drives each accepted command to its result, sending it at most once. */
 export function startOperationWorker(options: OperationWorkerOptions): OperationWorker {
   const { repository, drivers, policy, deadlineMs, logger } = options;
+  const leaseMs = options.lockMs;
+  const workerId = randomUUID().slice(0, 8);
 
-  async function drive(entry: HistoryEntry, job: Job<OperationJob>, token: string | undefined, signal: AbortSignal) {
-    const log = logger.child({ operationId: entry.id, machineId: entry.machineId, command: entry.command });
-    let outcome: CommandOutcome;
-    if (Date.now() - entry.createdAt.getTime() > deadlineMs) {
-      // Too late to act on: the user has long been told nothing happened yet.
-      outcome = {
-        result: OperationResult.INTERNALFAILED,
-        message: `not started within ${Math.round(deadlineMs / 1000)} s of being accepted`,
-      };
-    } else {
+  /**
+   * Records the result, retrying while the database is away, for as long as it takes: the machine
+   * has acted (or may have), so the command must never be driven again. The outcome is in the job
+   * too, so if this worker dies or stops meanwhile, whoever takes the job over records it.
+   */
+  async function recordResult(
+    entry: HistoryEntry,
+    outcome: CommandOutcome,
+    job: Job<OperationJob>,
+    token: string | undefined,
+    stopping: AbortSignal,
+    log: Logger,
+  ): Promise<HistoryEntry | undefined> {
+    const kept = job.updateData({ ...job.data, outcome }).then(
+      () => true,
+      (error) => {
+        log.warn({ err: error }, 'could not keep the outcome in the job');
+        return false;
+      },
+    );
+    for (let attempt = 1; ; attempt++) {
       try {
-        log.debug({ attempt: job.attemptsStarted }, 'driving the machine');
-        outcome = await driveCommand(() => drivers.driverFor(entry.endpoint), entry.command, policy, signal);
+        return await repository.finish(entry, outcome);
       } catch (error) {
-        if (error instanceof DriveCancelledError && token) {
-          // The worker is stopping: hand the job back at once instead of waiting for its lock to expire.
+        if (stopping.aborted && token && (await kept)) {
+          // Stopping, and the result is safe in the job: the next worker records it.
           await job.moveToWait(token);
-          log.info('command released for another worker');
-          throw new WaitingError();
+          log.warn({ err: error, outcome }, 'could not record the result before stopping; handed back with it');
+          throw new HandedBack();
         }
-        throw error;
+        const delay = Math.min(100 * 2 ** attempt, MAX_RECORD_BACKOFF_MS);
+        log.warn({ err: error, retryInMs: delay, attempt }, 'recording the result failed, will retry');
+        await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
-    const finished = await recordResult(repository, entry, outcome, log);
-    if (finished) {
-      log.info({ result: finished.result, message: finished.message }, 'command finished');
-      options.onFinished?.(finished);
-    } else {
-      log.info('command had been finished already; this run changed nothing');
+  }
+
+  /** Keeps the entry's lease while this run holds it. */
+  function holdLease(entryId: number, holder: string, log: Logger): () => void {
+    const timer = setInterval(
+      () => {
+        repository.renewLease(entryId, holder, leaseMs).then(
+          (held) => held || log.warn('lease on the command was lost'),
+          (error) => log.debug({ err: error }, 'could not renew the lease; will try again'),
+        );
+      },
+      Math.max(Math.floor(leaseMs / 3), 50),
+    );
+    return () => clearInterval(timer);
+  }
+
+  async function drive(
+    job: Job<OperationJob>,
+    token: string | undefined,
+    stopping: AbortSignal,
+    log: Logger,
+    holder: string,
+  ): Promise<void> {
+    const claim = await repository.claim(job.data.entryId, holder, leaseMs);
+    if (!claim) {
+      // Finished, or another worker holds it and may be talking to the machine right now; the
+      // sweeper queues it again while it is PENDING.
+      log.debug('command finished or held by another worker; nothing to do');
+      return;
+    }
+    const { entry } = claim;
+    const release = holdLease(entry.id, holder, log);
+    let sent = claim.sentBefore;
+    try {
+      let outcome: CommandOutcome;
+      if (job.data.outcome) {
+        // A worker before this one got the machine's answer but could not record it.
+        outcome = job.data.outcome;
+        log.info({ outcome }, 'recording the outcome a previous worker kept');
+      } else if (claim.sentBefore) {
+        // A worker sent it and is gone without a trace of the answer: never send it again.
+        outcome = await outcomeOfLostDrive(() => drivers.driverFor(entry.endpoint), entry.command, policy);
+        log.warn({ outcome }, 'the worker that sent this command is gone; its outcome is unknown');
+      } else {
+        log.debug({ attempt: job.attemptsStarted }, 'driving the machine');
+        outcome = await driveCommand(
+          () => drivers.driverFor(entry.endpoint),
+          entry.command,
+          policy,
+          {
+            markSent: async () => {
+              const mark = await repository.markSent(entry.id, holder, deadlineMs);
+              sent = mark === 'sent';
+              return mark;
+            },
+            clearSent: async () => {
+              await repository.clearSent(entry.id, holder);
+              sent = false;
+            },
+          },
+          stopping,
+          deadlineMs,
+        );
+      }
+      const finished = await recordResult(entry, outcome, job, token, stopping, log);
+      if (finished) {
+        log.info({ result: finished.result, message: finished.message }, 'command finished');
+        options.onFinished?.(finished);
+      } else {
+        log.info('command had been finished already; this run changed nothing');
+      }
+    } catch (error) {
+      if (error instanceof DriveCancelledError && token) {
+        // Stopping before the command was sent: hand it back at once instead of waiting for its lock.
+        await repository.releaseLease(entry.id, holder).catch(() => {});
+        await job.moveToWait(token);
+        log.info('command released for another worker');
+        throw new WaitingError();
+      }
+      if (error instanceof HandedBack) throw new WaitingError();
+      if (error instanceof LeaseLostError) {
+        log.warn('another worker took the command over; this run sends nothing');
+        return;
+      }
+      // Not sent: let the lease go so the next try need not wait for it. Sent: keep it until it
+      // expires, so nobody reads "outcome unknown" while this worker may still be recording.
+      if (!sent) await repository.releaseLease(entry.id, holder).catch(() => {});
+      throw error;
+    } finally {
+      release();
     }
   }
 
@@ -99,8 +189,11 @@ export function startOperationWorker(options: OperationWorkerOptions): Operation
     const entry = await repository.findEntry(job.data.entryId);
     // Finished already (a duplicate job, or the deadline sweep), or never committed.
     if (!entry || entry.result !== OperationResult.PENDING) return;
+    const log = logger.child({ operationId: entry.id, machineId: entry.machineId, command: entry.command });
+    // One holder per run: a second job for the same entry (after Redis lost the first) never shares it.
+    const holder = `${workerId}:${randomUUID().slice(0, 8)}`;
     await runWithRequestId(entry.requestId ?? randomUUID(), () =>
-      drive(entry, job, token, signal ?? new AbortController().signal),
+      drive(job, token, signal ?? new AbortController().signal, log, holder),
     );
   }
 
@@ -125,7 +218,8 @@ export function startOperationWorker(options: OperationWorkerOptions): Operation
     worker,
     async stop(graceMs) {
       const timer = setTimeout(() => {
-        logger.warn({ graceMs }, 'running commands did not finish in time; releasing them');
+        logger.warn({ graceMs }, 'running commands did not finish in time; releasing those not sent yet');
+        // Only commands between attempts react: a sent one runs to its answer or driver timeout.
         worker.cancelAllJobs('shutdown');
       }, graceMs);
       try {
