@@ -1,6 +1,9 @@
 import {
+  type HttpMachines,
   type NatsServerHandle,
+  query,
   type RedisServerHandle,
+  startHttpMachines,
   startNatsServer,
   startRedisServer,
   waitFor,
@@ -81,20 +84,22 @@ describe('Redis down when a command is accepted', () => {
 
 describe('a worker killed (-9) in the middle of a command', () => {
   let stack: Stack;
+  let machines: HttpMachines;
   beforeAll(async () => {
+    machines = await startHttpMachines();
     stack = await startStack('kill9', { worker: false });
   });
   afterAll(async () => {
     await stack?.stop();
+    await machines?.close();
   });
 
-  it('is taken over by a new worker; the command ends once', async () => {
+  it('is taken over by a new worker, which never sends it again: the command ends once, "outcome unknown"', async () => {
     const first = await spawnWorker(stack.settings);
     await first.ready();
-    const id = await accept(stack, 1, 'sim://slow?latency_ms=3000');
-    await waitFor(async () => (await activeJobs(stack.env.REDIS_URL, stack.env.REDIS_PREFIX)).length === 1, {
-      timeoutMs: 20_000,
-    });
+    const received = new Promise<void>((resolve) => machines.onReceive(() => resolve()));
+    const id = await accept(stack, 1, machines.endpoint('kill9', { delayMs: 3000 }));
+    await received; // the command is on its way to the machine
     first.child.kill('SIGKILL');
     await first.exited;
     expect((await stack.entry(id))?.result).toBe(4);
@@ -102,7 +107,10 @@ describe('a worker killed (-9) in the middle of a command', () => {
     const second = await spawnWorker(stack.settings);
     try {
       await second.ready();
-      await expectFinishedOnce(stack, id);
+      await expectFinishedOnce(stack, id, 3);
+      expect((await stack.entry(id))?.message).toMatch(/^outcome unknown/);
+      expect(machines.count('kill9')).toBe(1);
+      expect(stack.standIn.machines.get(1)?.status).toBe(2); // unknown: the status is left alone
     } finally {
       second.child.kill('SIGTERM');
       await second.exited;
@@ -112,11 +120,14 @@ describe('a worker killed (-9) in the middle of a command', () => {
 
 describe('a worker stopped (SIGTERM) during a command', () => {
   let stack: Stack;
+  let machines: HttpMachines;
   beforeAll(async () => {
+    machines = await startHttpMachines();
     stack = await startStack('sigterm', { worker: false });
   });
   afterAll(async () => {
     await stack?.stop();
+    await machines?.close();
   });
 
   it('lets the command finish before it exits', async () => {
@@ -131,20 +142,55 @@ describe('a worker stopped (SIGTERM) during a command', () => {
     await expectFinishedOnce(stack, id);
   });
 
-  it('hands a command that outlasts the grace period to the next worker', async () => {
-    const worker = await spawnWorker({ ...stack.settings, WORKER_SHUTDOWN_MS: '500' });
+  it('waits past the grace period for a command already sent, instead of aborting it and sending it again', async () => {
+    const worker = await spawnWorker({ ...stack.settings, WORKER_SHUTDOWN_MS: '300', DRIVER_TIMEOUT_MS: '5000' });
     await worker.ready();
-    const id = await accept(stack, 2, 'sim://slow?latency_ms=4000');
-    await waitFor(async () => (await activeJobs(stack.env.REDIS_URL, stack.env.REDIS_PREFIX)).length === 1);
+    const received = new Promise<void>((resolve) => machines.onReceive(() => resolve()));
+    const id = await accept(stack, 2, machines.endpoint('sigterm-sent', { delayMs: 2000 }));
+    await received;
     worker.child.kill('SIGTERM');
     expect(await worker.exited).toBe(0);
-    expect(worker.output()).toContain('command released for another worker');
-    expect((await stack.entry(id))?.result).toBe(4);
+    expect((await stack.entry(id))?.result).toBe(1);
 
     const next = await spawnWorker(stack.settings);
     try {
       await next.ready();
       await expectFinishedOnce(stack, id);
+      expect(machines.count('sigterm-sent')).toBe(1);
+    } finally {
+      next.child.kill('SIGTERM');
+      await next.exited;
+    }
+  });
+
+  it('hands a command not sent yet (waiting to retry an unreachable machine) to the next worker', async () => {
+    const worker = await spawnWorker({
+      ...stack.settings,
+      WORKER_SHUTDOWN_MS: '300',
+      DRIVER_BACKOFF_MS: '4000',
+      DRIVER_ATTEMPTS: '2',
+    });
+    await worker.ready();
+    const id = await accept(stack, 3, 'sim://down?error_rate=1');
+    // Claimed, first attempt failed before anything was sent: waiting for the retry.
+    await waitFor(async () => {
+      const [row] = await query<{ holder: string | null; sent: Date | null }>(
+        stack.env.DATABASE_URL,
+        'select lease_holder as holder, sent_at as sent from operations.operation where id = $1',
+        [id],
+      );
+      return row?.holder && !row.sent;
+    });
+    worker.child.kill('SIGTERM');
+    expect(await worker.exited).toBe(0);
+    expect(worker.output()).toContain('command released for another worker');
+    expect((await stack.entry(id))?.result).toBe(4);
+
+    const next = await spawnWorker({ ...stack.settings, DRIVER_BACKOFF_MS: '50' });
+    try {
+      await next.ready();
+      await expectFinishedOnce(stack, id, 3);
+      expect((await stack.entry(id))?.message).toMatch(/after 3 attempts: simulated machine unreachable/);
     } finally {
       next.child.kill('SIGTERM');
       await next.exited;
@@ -182,24 +228,29 @@ describe('a command past its deadline', () => {
   let stack: Stack;
   beforeAll(async () => {
     stack = await startStack('deadline', {
-      settings: { OPERATION_DEADLINE_MS: '1000', DRIVER_TIMEOUT_MS: '10000', SWEEP_INTERVAL_MS: '200' },
+      settings: {
+        OPERATION_DEADLINE_MS: '1000',
+        DRIVER_TIMEOUT_MS: '10000',
+        SWEEP_INTERVAL_MS: '200',
+        WORKER_CONCURRENCY: '1',
+      },
     });
   });
   afterAll(async () => {
     await stack?.stop();
   });
 
-  it('ends as INTERNALFAILED, once, even if the machine answers later', async () => {
-    const id = await accept(stack, 1, 'sim://slow?latency_ms=2500');
-    expect(await finalResult(stack, id)).toBe(3);
-    expect((await stack.entry(id))?.message).toMatch(/not finished within 1 s/);
-    await waitFor(() => stack.completions(id) === 1);
-    // The worker's late answer changes nothing.
-    await waitFor(async () => (await activeJobs(stack.env.REDIS_URL, stack.env.REDIS_PREFIX)).length === 0, {
-      timeoutMs: 10_000,
-    });
-    expect((await stack.entry(id))?.result).toBe(3);
-    expect(await stack.recordedCompletions(id)).toBe(1);
-    expect(stack.standIn.machines.get(1)?.status).toBe(2);
+  it('ends as INTERNALFAILED, once, when no worker started it in time; one being driven finishes', async () => {
+    const driven = await accept(stack, 1, 'sim://slow?latency_ms=2500');
+    const queued = await accept(stack, 2, 'sim://fast?latency_ms=10');
+    expect(await finalResult(stack, queued)).toBe(3);
+    expect((await stack.entry(queued))?.message).toBe('not started within 1 s of being accepted');
+    await waitFor(() => stack.completions(queued) === 1);
+    // The one in the machine's hands past the deadline is never cut short: its answer counts.
+    await expectFinishedOnce(stack, driven, 1);
+    await waitFor(() => stack.standIn.machines.get(1)?.status === 4);
+    expect((await stack.entry(queued))?.result).toBe(3);
+    expect(await stack.recordedCompletions(queued)).toBe(1);
+    expect(stack.standIn.machines.get(2)?.status).toBe(2);
   });
 });
