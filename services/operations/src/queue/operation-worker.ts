@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { OperationResult } from '@imm/contracts';
 import { type Logger, runWithRequestId } from '@imm/logging';
-import { type Job, WaitingError, Worker } from 'bullmq';
+import { DelayedError, type Job, WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { OperationRepository } from '../data/operation-repository';
 import {
@@ -116,10 +116,13 @@ export function startOperationWorker(options: OperationWorkerOptions): Operation
   ): Promise<void> {
     const claim = await repository.claim(job.data.entryId, holder, leaseMs);
     if (!claim) {
-      // Finished, or another worker holds it and may be talking to the machine right now; the
-      // sweeper queues it again while it is PENDING.
-      log.debug('command finished or held by another worker; nothing to do');
-      return;
+      const entry = await repository.findEntry(job.data.entryId);
+      if (entry?.result !== OperationResult.PENDING || !token) return;
+      // Another worker holds it and may be talking to the machine right now (or died holding it):
+      // look again once its lease could have run out, keeping the job and any outcome it carries.
+      log.debug('command held by another worker; looking again later');
+      await job.moveToDelayed(Date.now() + leaseMs, token);
+      throw new DelayedError();
     }
     const { entry } = claim;
     const release = holdLease(entry.id, holder, log);
