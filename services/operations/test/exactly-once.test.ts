@@ -38,8 +38,8 @@ describe('the sweeper and a command being driven', () => {
     stack = await startStack('sweeper_lease', {
       settings: {
         WORKER_CONCURRENCY: '1',
-        OPERATION_DEADLINE_MS: '3000',
-        DRIVER_TIMEOUT_MS: '2500',
+        OPERATION_DEADLINE_MS: '6000',
+        DRIVER_TIMEOUT_MS: '5000',
         SWEEP_INTERVAL_MS: '200',
       },
     });
@@ -51,9 +51,9 @@ describe('the sweeper and a command being driven', () => {
 
   it('never expires a command a driver is still talking to; only one that never started', async () => {
     const [first, second, third] = await Promise.all([
-      accept(stack, 1, machines.endpoint('lease-1', { delayMs: 2000 })),
-      accept(stack, 2, machines.endpoint('lease-2', { delayMs: 2000 })),
-      accept(stack, 3, machines.endpoint('lease-3', { delayMs: 2000 })),
+      accept(stack, 1, machines.endpoint('lease-1', { delayMs: 4000 })),
+      accept(stack, 2, machines.endpoint('lease-2', { delayMs: 4000 })),
+      accept(stack, 3, machines.endpoint('lease-3', { delayMs: 4000 })),
     ]);
     const entries = await Promise.all([first, second, third].map((id) => finalEntry(stack, id)));
     const byMachine = new Map(entries.map((e, i) => [i + 1, e]));
@@ -63,7 +63,7 @@ describe('the sweeper and a command being driven', () => {
     const expired = [...byMachine].filter(([, e]) => e.result === 3).map(([m]) => m);
     expect(succeeded).toHaveLength(2);
     expect(expired).toHaveLength(1);
-    expect(byMachine.get(expired[0] as number)?.message).toBe('not started within 3 s of being accepted');
+    expect(byMachine.get(expired[0] as number)?.message).toBe('not started within 6 s of being accepted');
     for (const m of succeeded) {
       expect(machines.count(`lease-${m}`)).toBe(1);
       await waitFor(() => stack.standIn.machines.get(m)?.status === 4);
