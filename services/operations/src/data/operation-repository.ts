@@ -1,11 +1,17 @@
 import { OperationResult, type OperationResultValue } from '@imm/contracts';
-import { type Database, type EntityManager, isUniqueViolation } from '@imm/db';
+import { OUTBOX_COLUMNS, outboxValues } from '@imm/bus';
+import { type Database, type EntityManager, isUniqueViolation, sqlTransaction } from '@imm/db';
 import { runWithRequestId } from '@imm/logging';
 import type { Command } from '../domain/commands';
 import type { CommandOutcome } from '../domain/drive-command';
 import type { HistoryEntry, HistoryFilter } from '../domain/history';
-import type { OperationStore, ReplayableResponse, StoredIdempotency } from '../domain/operation-service';
-import { recordOperationCompleted, recordOperationRequested } from '../events/operation-events';
+import type {
+  IdempotencyClaim,
+  OperationStore,
+  ReplayableResponse,
+  StoredIdempotency,
+} from '../domain/operation-service';
+import { operationRequestedEvent, recordOperationCompleted } from '../events/operation-events';
 import { IdempotencyRow, type OperationRecord, OperationRow } from './entities';
 
 const ONE_PENDING_PER_MACHINE = 'operation_one_pending_per_machine';
@@ -61,21 +67,44 @@ async function lockMachine(tx: EntityManager, machineId: number): Promise<void> 
   await tx.execute('select pg_advisory_xact_lock(?, ?)', [MACHINE_LOCK, machineId]);
 }
 
-async function newestUnapplied(
-  em: EntityManager,
-  machineId: number,
-  afterId: number | null,
-): Promise<{ command: Command; result: OperationResultValue } | undefined> {
-  const row = await em.findOne(
-    OperationRow,
-    {
-      machineId,
-      result: { $in: [OperationResult.SUCCESS, OperationResult.REMOTEFAILED] },
-      ...(afterId !== null && { id: { $gt: afterId } }),
-    },
-    { orderBy: { id: 'desc' } },
-  );
-  return row ? { command: row.command as Command, result: row.result as OperationResultValue } : undefined;
+/**
+ * One statement that writes a new entry, its requested event when it is PENDING, and the response
+ * an Idempotency-Key replays: data-modifying CTEs commit together or not at all.
+ */
+function entryStatement(entry: HistoryEntry, claim: IdempotencyClaim | undefined): [string, unknown[]] {
+  const values: unknown[] = [];
+  const params = (...items: unknown[]) => items.map((item) => `$${values.push(item)}`).join(', ');
+  const writes = [
+    `insert into operation (id, request_datetime, command, worker, machine_id, machine_owner_id, result, message,
+       endpoint, request_id, created_at, finished_at)
+     values (${params(
+       entry.id,
+       entry.requestDatetime,
+       entry.command,
+       entry.worker,
+       entry.machineId,
+       entry.machineOwnerId,
+       entry.result,
+       entry.message,
+       entry.endpoint,
+       entry.requestId,
+       entry.createdAt,
+       entry.finishedAt,
+     )})`,
+  ];
+  if (entry.result === OperationResult.PENDING) {
+    writes.push(
+      `insert into outbox_message ${OUTBOX_COLUMNS} values (${params(...outboxValues(operationRequestedEvent(entry)))})`,
+    );
+  }
+  if (claim) {
+    writes.push(
+      `update idempotency_key set response = ${params(JSON.stringify(claim.respond(entry)))}
+       where user_id = ${params(claim.userId)} and key = ${params(claim.key)}`,
+    );
+  }
+  const last = writes.pop() as string;
+  return [writes.length > 0 ? `with ${writes.map((sql, i) => `w${i} as (${sql})`).join(', ')} ${last}` : last, values];
 }
 
 /** The operations schema: history entries, idempotency keys, and the outbox they commit with. */
@@ -91,34 +120,38 @@ export function createOperationRepository(orm: Database) {
     findIdempotency,
 
     async recordEntry(machineId, appliedUpTo, decide, claim) {
+      if (!Number.isSafeInteger(machineId) || (appliedUpTo !== null && !Number.isSafeInteger(appliedUpTo))) {
+        throw new Error(`not an id: ${machineId}, ${appliedUpTo}`);
+      }
       try {
-        return await fork().transactional(async (tx) => {
+        // Three round trips (four with a key): the lock, the entry's id and the state check travel
+        // with BEGIN; the entry, its event and the key's response are one statement; then COMMIT.
+        return await sqlTransaction(orm, async (tx) => {
+          const createdAt = new Date();
           // The key first: a concurrent retry with the same key waits here until this commits, then
           // finds the key taken and replays this response.
           if (claim) {
-            await tx.insert(IdempotencyRow, {
-              userId: claim.userId,
-              key: claim.key,
-              fingerprint: claim.fingerprint,
-              response: '{}',
-              createdAt: new Date(),
-            });
-          }
-          await lockMachine(tx, machineId);
-          const draft = decide(await newestUnapplied(tx, machineId, appliedUpTo));
-          const createdAt = new Date();
-          // A refusal is over the moment it is recorded; an accepted command finishes later.
-          const finishedAt = draft.result === OperationResult.PENDING ? null : createdAt;
-          const id = (await tx.insert(OperationRow, { ...draft, createdAt, finishedAt })) as number;
-          const entry: HistoryEntry = { ...draft, id, createdAt, finishedAt };
-          if (entry.result === OperationResult.PENDING) recordOperationRequested(tx, entry);
-          if (claim) {
-            await tx.nativeUpdate(
-              IdempotencyRow,
-              { userId: claim.userId, key: claim.key },
-              { response: JSON.stringify(claim.respond(entry)) },
+            await tx.query(
+              "insert into idempotency_key (user_id, key, fingerprint, response, created_at) values ($1, $2, $3, '{}', $4)",
+              [claim.userId, claim.key, claim.fingerprint, createdAt],
             );
           }
+          const [, ids, newestRows] = await tx.batch([
+            `select pg_advisory_xact_lock(${MACHINE_LOCK}, ${machineId})`,
+            "select nextval('operation_id_seq')::int as id",
+            `select command, result from operation
+             where machine_id = ${machineId} and result in (${OperationResult.SUCCESS}, ${OperationResult.REMOTEFAILED})
+             ${appliedUpTo === null ? '' : `and id > ${appliedUpTo}`}
+             order by id desc limit 1`,
+          ]);
+          const next = ids?.[0] as { id: number } | undefined;
+          if (!next) throw new Error('the operation sequence gave no id');
+          const unapplied = newestRows?.[0] as { command: Command; result: OperationResultValue } | undefined;
+          const draft = decide(unapplied && { command: unapplied.command, result: unapplied.result });
+          // A refusal is over the moment it is recorded; an accepted command finishes later.
+          const finishedAt = draft.result === OperationResult.PENDING ? null : createdAt;
+          const entry: HistoryEntry = { ...draft, id: next.id, createdAt, finishedAt };
+          await tx.query(...entryStatement(entry, claim));
           return { kind: 'recorded' as const, entry };
         });
       } catch (error) {
