@@ -10,4 +10,4 @@ export {
   type PostgreSqlDriver,
   type InferEntity,
 } from '@mikro-orm/postgresql';
-export { preparedQuery, type SqlTransaction, sqlTransaction, withConnection } from './round-trips';
+export { type SqlTransaction, sqlQuery, sqlTransaction, withConnection } from './round-trips';

@@ -28,16 +28,20 @@ export async function withConnection<T>(orm: Database, work: (connection: PgConn
 }
 
 /**
- * A statement whose name makes Postgres parse and plan it once per connection: for the queries
- * that run on every request.
+ * One statement straight on node-postgres, without the ORM's query building: for the reads that
+ * run on every request. A `name` makes Postgres parse and plan it once per connection; give one
+ * only to a statement whose text never changes.
  */
-export async function preparedQuery<R extends QueryResultRow>(
+export async function sqlQuery<R extends QueryResultRow>(
   orm: Database,
-  name: string,
   text: string,
   values: unknown[],
+  name?: string,
 ): Promise<R[]> {
-  return withConnection(orm, async (connection) => (await connection.query<R>({ name, text, values })).rows);
+  return withConnection(
+    orm,
+    async (connection) => (await connection.query<R>({ text, values, ...(name && { name }) })).rows,
+  );
 }
 
 export interface SqlTransaction {
