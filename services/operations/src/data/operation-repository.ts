@@ -1,6 +1,6 @@
 import { OperationResult, type OperationResultValue } from '@imm/contracts';
 import { OUTBOX_COLUMNS, outboxValues } from '@imm/bus';
-import { type Database, type EntityManager, isUniqueViolation, sqlTransaction } from '@imm/db';
+import { type Database, type EntityManager, isUniqueViolation, sqlQuery, sqlTransaction } from '@imm/db';
 import { runWithRequestId } from '@imm/logging';
 import type { Command } from '../domain/commands';
 import type { CommandOutcome } from '../domain/drive-command';
@@ -34,21 +34,93 @@ function toEntry(row: OperationRecord): HistoryEntry {
   };
 }
 
-function whereOf(filter: HistoryFilter): Record<string, unknown> {
-  const where: Record<string, unknown> = {};
+/** A row of `operation` as node-postgres returns it (MikroORM's parsers leave timestamps as text). */
+interface OperationSqlRow {
+  id: number;
+  request_datetime: string | Date;
+  command: string;
+  worker: number;
+  machine_id: number;
+  machine_owner_id: number;
+  result: number;
+  message: string | null;
+  endpoint: string | null;
+  request_id: string | null;
+  created_at: string | Date;
+  finished_at: string | Date | null;
+}
+
+/** Postgres's timestamptz text, e.g. `2026-01-02 03:04:05.678+00`. */
+function dateOf(value: string | Date): Date {
+  if (value instanceof Date) return value;
+  const date = new Date(value.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00'));
+  if (Number.isNaN(date.getTime())) throw new Error(`unexpected timestamp from the database: ${value}`);
+  return date;
+}
+
+function entryOf(row: OperationSqlRow): HistoryEntry {
+  return {
+    id: row.id,
+    requestDatetime: dateOf(row.request_datetime),
+    command: row.command as Command,
+    worker: row.worker,
+    machineId: row.machine_id,
+    machineOwnerId: row.machine_owner_id,
+    result: row.result as OperationResultValue,
+    createdAt: dateOf(row.created_at),
+    finishedAt: row.finished_at === null ? null : dateOf(row.finished_at),
+    message: row.message,
+    endpoint: row.endpoint,
+    requestId: row.request_id,
+  };
+}
+
+/** The filter's conditions other than the involved user, with `$n` placeholders appended to `params`. */
+function conditionsOf(filter: HistoryFilter, params: unknown[]): string[] {
+  const param = (value: unknown) => `$${params.push(value)}`;
+  const conditions: string[] = [];
+  if (filter.machineId !== undefined) conditions.push(`machine_id = ${param(filter.machineId)}`);
+  if (filter.command !== undefined) conditions.push(`command = ${param(filter.command)}`);
+  if (filter.result !== undefined) conditions.push(`result = ${param(filter.result)}`);
+  if (filter.since) conditions.push(`request_datetime >= ${param(filter.since)}`);
+  if (filter.until) conditions.push(`request_datetime <= ${param(filter.until)}`);
+  return conditions;
+}
+
+const whereClause = (conditions: string[]) => (conditions.length > 0 ? `where ${conditions.join(' and ')}` : '');
+
+/**
+ * The entries of a filter, newest first. "Asked for or owned by" is two index scans, each cut at
+ * the page's end, merged: an OR over two indexes would read and sort every entry of the user.
+ */
+function listStatement(filter: HistoryFilter, offset: number, limit: number): [string, unknown[]] {
+  const params: unknown[] = [];
+  const conditions = conditionsOf(filter, params);
+  if (filter.involvedUserId === undefined) {
+    return [
+      `select * from operation ${whereClause(conditions)} order by id desc limit $${params.push(limit)} offset $${params.push(offset)}`,
+      params,
+    ];
+  }
+  const user = `$${params.push(filter.involvedUserId)}`;
+  const end = `$${params.push(offset + limit)}`;
+  const side = (column: string) =>
+    `(select * from operation ${whereClause([...conditions, `${column} = ${user}`])} order by id desc limit ${end})`;
+  return [
+    `select * from (${side('worker')} union ${side('machine_owner_id')}) involved
+     order by id desc limit $${params.push(limit)} offset $${params.push(offset)}`,
+    params,
+  ];
+}
+
+function countStatement(filter: HistoryFilter): [string, unknown[]] {
+  const params: unknown[] = [];
+  const conditions = conditionsOf(filter, params);
   if (filter.involvedUserId !== undefined) {
-    where.$or = [{ worker: filter.involvedUserId }, { machineOwnerId: filter.involvedUserId }];
+    const user = `$${params.push(filter.involvedUserId)}`;
+    conditions.push(`(worker = ${user} or machine_owner_id = ${user})`);
   }
-  if (filter.machineId !== undefined) where.machineId = filter.machineId;
-  if (filter.command !== undefined) where.command = filter.command;
-  if (filter.result !== undefined) where.result = filter.result;
-  if (filter.since || filter.until) {
-    where.requestDatetime = {
-      ...(filter.since && { $gte: filter.since }),
-      ...(filter.until && { $lte: filter.until }),
-    };
-  }
-  return where;
+  return [`select count(*)::int as n from operation ${whereClause(conditions)}`, params];
 }
 
 /** The rows an UPDATE … RETURNING * gave back, as entries. */
@@ -165,26 +237,27 @@ export function createOperationRepository(orm: Database) {
     },
 
     async findEntry(id) {
-      const row = await fork().findOne(OperationRow, { id });
-      return row ? toEntry(row) : undefined;
+      const [row] = await sqlQuery<OperationSqlRow>(orm, 'select * from operation where id = $1', [id], 'entry_by_id');
+      return row ? entryOf(row) : undefined;
     },
 
     async recordedOwner(machineId) {
-      const row = await fork().findOne(
-        OperationRow,
-        { machineId },
-        { orderBy: { id: 'desc' }, fields: ['machineOwnerId'] },
+      const [row] = await sqlQuery<{ machine_owner_id: number }>(
+        orm,
+        'select machine_owner_id from operation where machine_id = $1 order by id desc limit 1',
+        [machineId],
+        'entry_recorded_owner',
       );
-      return row?.machineOwnerId;
+      return row?.machine_owner_id;
     },
 
-    countEntries(filter) {
-      return fork().count(OperationRow, whereOf(filter));
+    async countEntries(filter) {
+      const [row] = await sqlQuery<{ n: number }>(orm, ...countStatement(filter));
+      return row?.n ?? 0;
     },
 
     async listEntries(filter, offset, limit) {
-      const rows = await fork().find(OperationRow, whereOf(filter), { orderBy: { id: 'desc' }, offset, limit });
-      return rows.map(toEntry);
+      return (await sqlQuery<OperationSqlRow>(orm, ...listStatement(filter, offset, limit))).map(entryOf);
     },
   };
 
