@@ -267,7 +267,7 @@ describe('processed_event pruning', () => {
       .execute(`update "machines".processed_event set processed_at = now() - interval '2 hours' where event_id = ?`, [
         old,
       ]);
-    expect(await relay.prune()).toBe(1);
+    await relay.prune(); // the relay's loop may prune at start as well: the rows left tell
     const left = await orm.em.fork().find(ProcessedEvent, {});
     expect(left.map((row) => row.eventId)).toEqual([recent]);
   });
