@@ -101,7 +101,7 @@ describe('chaos', () => {
     cleanups.push(() => system.stop());
     const workers: RunningProcess[] = [];
     const startWorker = () => {
-      const worker = startProcess(system, 'worker', { PORT: '0', LOG_LEVEL: 'warn' });
+      const worker = startProcess(system, 'worker', { PORT: '0', LOG_LEVEL: 'info' });
       workers.push(worker);
       cleanups.push(() => worker.kill('SIGKILL'));
       return worker;
@@ -256,6 +256,10 @@ describe('chaos', () => {
       throw error;
     }
     process.stderr.write(`chaos: commands and faults took ${tookMs} ms\n`);
-    for (const worker of workers.slice(-2)) expect(await worker.kill('SIGTERM')).toBe(0);
+    for (const worker of workers.slice(-2)) {
+      const code = await worker.kill('SIGTERM');
+      if (code !== 0) process.stderr.write(`--- worker ${worker.pid} exited ${code}\n${worker.output().slice(-8000)}\n`);
+      expect(code).toBe(0);
+    }
   }, 240_000);
 });
