@@ -116,6 +116,20 @@ function listStatement(filter: HistoryFilter, offset: number, limit: number): [s
 function countStatement(filter: HistoryFilter): [string, unknown[]] {
   const params: unknown[] = [];
   const conditions = conditionsOf(filter, params);
+  // The unfiltered lists read the counters that the insert trigger keeps (migration 0002).
+  if (conditions.length === 0 && filter.involvedUserId !== undefined) {
+    return [
+      `select coalesce(sum(case kind when 3 then -n else n end), 0)::bigint as n
+       from user_history_count where user_id = $1`,
+      [filter.involvedUserId],
+    ];
+  }
+  if (conditions.length === 1 && filter.machineId !== undefined && filter.involvedUserId === undefined) {
+    return [
+      'select coalesce(sum(n), 0)::bigint as n from machine_history_count where machine_id = $1',
+      [filter.machineId],
+    ];
+  }
   if (filter.involvedUserId !== undefined) {
     const user = `$${params.push(filter.involvedUserId)}`;
     conditions.push(`(worker = ${user} or machine_owner_id = ${user})`);
@@ -259,8 +273,8 @@ export function createOperationRepository(orm: Database) {
     },
 
     async countEntries(filter) {
-      const [row] = await sqlQuery<{ n: number }>(orm, ...countStatement(filter));
-      return row?.n ?? 0;
+      const [row] = await sqlQuery<{ n: number | string }>(orm, ...countStatement(filter));
+      return Number(row?.n ?? 0);
     },
 
     async listEntries(filter, offset, limit) {

@@ -1,9 +1,11 @@
 import type { MigrationObject } from '@imm/db';
 import { CreateOperations } from './0001-operations';
-import { DriveLease } from './0002-drive-lease';
+import { HistoryCounts } from './0002-history-counts';
+import { DriveLease } from './0003-drive-lease';
 
 /** Applied in this order; a name, once released, never changes. */
 export const migrations: MigrationObject[] = [
   { name: '0001_operations', class: CreateOperations },
-  { name: '0002_drive_lease', class: DriveLease },
+  { name: '0002_history_counts', class: HistoryCounts },
+  { name: '0003_drive_lease', class: DriveLease },
 ];
