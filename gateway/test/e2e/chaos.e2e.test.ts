@@ -258,7 +258,8 @@ describe('chaos', () => {
     process.stderr.write(`chaos: commands and faults took ${tookMs} ms\n`);
     for (const worker of workers.slice(-2)) {
       const code = await worker.kill('SIGTERM');
-      if (code !== 0) process.stderr.write(`--- worker ${worker.pid} exited ${code}\n${worker.output().slice(-8000)}\n`);
+      if (code !== 0)
+        process.stderr.write(`--- worker ${worker.pid} exited ${code}\n${worker.output().slice(-8000)}\n`);
       expect(code).toBe(0);
     }
   }, 240_000);
