@@ -100,14 +100,15 @@ describe('chaos', () => {
     );
     cleanups.push(() => system.stop());
     const workers: RunningProcess[] = [];
-    const startWorker = () => {
+    /** A worker, once it runs: one starting while NATS is away exits (a supervisor would restart it). */
+    const startWorker = async () => {
       const worker = startProcess(system, 'worker', { PORT: '0', LOG_LEVEL: 'info' });
       workers.push(worker);
       cleanups.push(() => worker.kill('SIGKILL'));
+      await waitFor(() => worker.output().includes('operations worker running'), { timeoutMs: 60_000 });
       return worker;
     };
-    startWorker();
-    startWorker();
+    await Promise.all([startWorker(), startWorker()]);
 
     const api = apiClient(system.url);
     const owner = await api.newUser('chaos');
@@ -228,7 +229,7 @@ describe('chaos', () => {
     const faults = (async () => {
       await at(3_000);
       await (workers[0] as RunningProcess).kill('SIGKILL');
-      startWorker();
+      await startWorker();
       await at(8_000);
       await nats.stop();
       await at(18_000);
@@ -242,7 +243,7 @@ describe('chaos', () => {
       await redis.start(); // empty: every job is gone
       await at(40_000);
       await (workers[1] as RunningProcess).kill('SIGKILL');
-      startWorker();
+      await startWorker();
     })();
     const acceptedPerMachine = await Promise.all(machineIds.map((_, i) => operate(i)));
     await faults;
