@@ -6,7 +6,8 @@ import { closerStack, createHttpApp, isEntryPoint, redisReady, runMain, serveHtt
 import { loadWorkerConfig, type WorkerConfig } from './config';
 import { openOperationsDatabase } from './data/database';
 import { createOperationRepository } from './data/operation-repository';
-import { createDriverRegistry, driverFactories, networkPolicy } from './drivers';
+import { createDriverRegistry, createOpcuaSessionPool, driverFactories, networkPolicy } from './drivers';
+import { opcuaSettingsOf } from './drivers/opcua-settings';
 import { startOutbox } from './events/outbox';
 import { closeRedis, connectRedis, createJobSubmitter, createOperationQueue } from './queue/operation-queue';
 import { type OperationWorker, startOperationWorker } from './queue/operation-worker';
@@ -55,9 +56,13 @@ export async function startOperationsWorker(
     const repository = createOperationRepository(orm);
     const policy = networkPolicy(config.MACHINE_NETWORKS);
     if (policy.networks.length === 0) logger.warn('MACHINE_NETWORKS is empty: the worker may connect to any host');
+    const opcuaSettings = opcuaSettingsOf(config);
+    const opcuaSessions = createOpcuaSessionPool(opcuaSettings, logger);
+    closers.push(() => opcuaSessions.closeAll());
     const drivers = createDriverRegistry(driverFactories, {
       policy,
       sim: { latencyMs: config.SIM_LATENCY_MS, failRate: config.SIM_FAIL_RATE },
+      opcua: { settings: opcuaSettings, sessions: opcuaSessions },
     });
     const drive = {
       attempts: config.DRIVER_ATTEMPTS,
