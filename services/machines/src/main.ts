@@ -10,8 +10,10 @@ import { entities, MACHINES_SCHEMA } from './data/entities';
 import { createMachineStore } from './data/machine-store';
 import { migrations } from './data/migrations/index';
 import { createMachineService, type MachineService } from './domain/machine-service';
+import { serveMachineEndpoints } from './events/machine-endpoints';
 import { serveMachineGet } from './events/machine-get';
 import { startOperationCompletedConsumer } from './events/operation-completed';
+import { startStatusObservedConsumer } from './events/status-observed';
 
 export interface RunningMachines {
   port: number;
@@ -50,8 +52,12 @@ export async function startMachines(config: MachinesConfig, logger: Logger): Pro
     const service = createMachineService(store);
     const consumer = startOperationCompletedConsumer(bus, service, logger);
     closers.push(() => consumer.stop());
+    const observed = startStatusObservedConsumer(bus, service, logger);
+    closers.push(() => observed.stop());
     const responder = serveMachineGet(bus, service);
     closers.push(() => responder.stop());
+    const endpoints = serveMachineEndpoints(bus, service);
+    closers.push(() => endpoints.stop());
 
     const app = createApp({
       logger,

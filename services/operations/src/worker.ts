@@ -6,12 +6,20 @@ import { closerStack, createHttpApp, isEntryPoint, redisReady, runMain, serveHtt
 import { loadWorkerConfig, type WorkerConfig } from './config';
 import { openOperationsDatabase } from './data/database';
 import { createOperationRepository } from './data/operation-repository';
-import { createDriverRegistry, createOpcuaSessionPool, driverFactories, networkPolicy } from './drivers';
+import { createWatchRepository } from './data/watch-repository';
+import {
+  createCertificateManager,
+  createDriverRegistry,
+  createOpcuaSessionPool,
+  driverFactories,
+  networkPolicy,
+} from './drivers';
 import { opcuaSettingsOf } from './drivers/opcua-settings';
 import { startOutbox } from './events/outbox';
 import { closeRedis, connectRedis, createJobSubmitter, createOperationQueue } from './queue/operation-queue';
 import { type OperationWorker, startOperationWorker } from './queue/operation-worker';
 import { startSweeper } from './queue/sweeper';
+import { startMachineMonitor } from './monitor/machine-monitor';
 
 export interface RunningOperationsWorker {
   /** The health server (GET /healthz, /readyz). */
@@ -57,7 +65,9 @@ export async function startOperationsWorker(
     const policy = networkPolicy(config.MACHINE_NETWORKS);
     if (policy.networks.length === 0) logger.warn('MACHINE_NETWORKS is empty: the worker may connect to any host');
     const opcuaSettings = opcuaSettingsOf(config);
-    const opcuaSessions = createOpcuaSessionPool(opcuaSettings, logger);
+    const certificates = createCertificateManager(opcuaSettings);
+    closers.push(() => certificates.dispose());
+    const opcuaSessions = createOpcuaSessionPool(opcuaSettings, logger, certificates);
     closers.push(() => opcuaSessions.closeAll());
     const drivers = createDriverRegistry(driverFactories, {
       policy,
@@ -104,6 +114,22 @@ export async function startOperationsWorker(
       onExpired: outbox.nudge,
     });
     closers.push(() => sweeper.stop());
+
+    if (config.OPCUA_MONITOR) {
+      const monitor = startMachineMonitor({
+        bus,
+        repository: createWatchRepository(orm),
+        settings: opcuaSettings,
+        certificateManager: certificates,
+        policy,
+        offlineAfterMs: config.OPCUA_OFFLINE_AFTER_MS,
+        syncMs: config.OPCUA_MONITOR_SYNC_MS,
+        leaseMs: config.OPCUA_LEASE_MS,
+        logger,
+        onPublished: outbox.nudge,
+      });
+      closers.push(() => monitor.stop());
+    }
 
     const app = createHttpApp({
       logger,

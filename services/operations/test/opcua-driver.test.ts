@@ -16,7 +16,7 @@ import {
   restrictTo,
   unrestricted,
 } from '../src/drivers';
-import { type OpcuaTestServer, startOpcuaTestServer } from './opcua-machine';
+import { type OpcuaTestServer, startOpcuaTestServer } from '@imm/testing/opcua';
 
 const logger = createLogger('opcua-driver-test', process.env.TEST_LOG_LEVEL ?? 'silent');
 const pkiFolder = mkdtempSync(join(tmpdir(), 'opcua-client-pki-'));

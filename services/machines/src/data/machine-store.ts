@@ -166,6 +166,15 @@ export function createMachineStore(orm: Database, options: MachineStoreOptions =
       return Number(rows[0]?.n ?? 0);
     },
 
+    async listEndpoints(scheme) {
+      return orm.em
+        .getConnection()
+        .execute<{ id: number; endpoint: string }[]>(
+          'select id, endpoint from machine where endpoint like ? order by id',
+          [`${escapeLike(scheme)}://%`],
+        );
+    },
+
     async listMachines(filter, ordering, offset, limit) {
       const where = whereOf(filter);
       // The page's ids first, from the ordering's index alone (a deep OFFSET then skips index

@@ -219,9 +219,14 @@ export interface OpcuaSessionPool {
  * Sessions kept per server endpoint and security mode and reused by the commands that follow; a
  * session unused for `sessionIdleMs` is closed, a broken one dropped at once, all on shutdown.
  */
-export function createOpcuaSessionPool(settings: OpcuaSettings, logger: Logger): OpcuaSessionPool {
+export function createOpcuaSessionPool(
+  settings: OpcuaSettings,
+  logger: Logger,
+  /** Shared with the status monitor; the pool disposes only one it created itself. */
+  sharedCertificates?: OPCUACertificateManager,
+): OpcuaSessionPool {
   routeOpcuaLogs(logger);
-  const certificateManager = createCertificateManager(settings);
+  const certificateManager = sharedCertificates ?? createCertificateManager(settings);
   const pool = new Map<string, PooledConnection>();
   const opening = new Map<string, Promise<PooledConnection>>();
   let closed = false;
@@ -310,7 +315,7 @@ export function createOpcuaSessionPool(settings: OpcuaSettings, logger: Logger):
       const all = [...pool.values()];
       pool.clear();
       await Promise.allSettled(all.map((pooled) => pooled.connection.close()));
-      await certificateManager.dispose();
+      if (!sharedCertificates) await certificateManager.dispose();
     },
   };
 }

@@ -48,6 +48,11 @@ export interface OpcuaTestServer {
   machines: Map<string, TestMachine>;
   /** Adds a machine object under DeviceSet with the EUROMAP 77 nodes. */
   addMachine(name: string, options?: { jobStatus?: number; machineMode?: number; without?: string[] }): TestMachine;
+  /**
+   * Sessions that subscribe to this machine's MachineMode now (the status monitor does; the driver
+   * subscribes only to JobStatus, while a command runs).
+   */
+  modeWatchers(name: string): string[];
   /** Sessions created since the server started. */
   sessionsCreated(): number;
   /** Sessions open now. */
@@ -84,7 +89,18 @@ export async function startOpcuaTestServer(
     automaticallyAcceptUnknownCertificate: true,
   });
   const users = options.users;
+  // Monitored items by node id, with the session that created them.
+  const items = new Map<object, { nodeId: string; sessionId: string; subscription: { state: number } }>();
   const server = new OPCUAServer({
+    onCreateMonitoredItem: async (subscription, item) => {
+      const nodeId = (item as { node?: { nodeId: { toString(): string } } | null }).node?.nodeId.toString() ?? '';
+      items.set(item, { nodeId, sessionId: subscription.sessionId.toString(), subscription });
+      return StatusCodes.Good;
+    },
+    onDeleteMonitoredItem: async (_subscription, item) => {
+      items.delete(item);
+      return StatusCodes.Good;
+    },
     port: options.port ?? 0,
     hostname: '127.0.0.1',
     resourcePath: '/UA/IMM',
@@ -141,6 +157,7 @@ export async function startOpcuaTestServer(
         dataType: 'Int32',
         value: { dataType: DataType.Int32, value: machine.machineMode },
       });
+      modeNodes.set(name, modeNode.nodeId.toString());
     }
     const jobs = imm2mes.addObject({ browseName: 'Jobs', componentOf: device });
     const active = general.addObject({ browseName: 'ActiveJobValues', componentOf: jobs });
@@ -170,6 +187,11 @@ export async function startOpcuaTestServer(
   server.on('create_session', () => {
     sessionsCreated++;
   });
+  server.on('session_closed', (session) => {
+    const id = session.nodeId.toString();
+    for (const [item, info] of items) if (info.sessionId === id) items.delete(item);
+  });
+  const modeNodes = new Map<string, string>();
   await server.start();
   const port = server.endpoints[0]?.port ?? 0;
   return {
@@ -177,6 +199,12 @@ export async function startOpcuaTestServer(
     port,
     machines,
     addMachine,
+    modeWatchers(name) {
+      const nodeId = modeNodes.get(name);
+      // A terminated subscription (state CLOSED, 1) holds its items no longer.
+      const live = [...items.values()].filter((i) => i.nodeId === nodeId && i.subscription.state !== 1);
+      return [...new Set(live.map((i) => i.sessionId))];
+    },
     sessionsCreated: () => sessionsCreated,
     currentSessions: () => server.currentSessionCount,
     async stop() {
