@@ -114,6 +114,8 @@ export async function startOpcuaTestServer(
     userManager: users ? { isValidUser: (name: string, password: string) => users[name] === password } : undefined,
     // Secure servers keep an unsecured endpoint for GetEndpoints only, as OPC UA prescribes.
     registerServerMethod: RegisterServerMethod.HIDDEN,
+    // Killed test workers leave sessions behind until they time out.
+    serverCapabilities: { maxSessions: 100 },
   });
   await server.initialize();
   const addressSpace = server.engine.addressSpace;
@@ -201,8 +203,10 @@ export async function startOpcuaTestServer(
     addMachine,
     modeWatchers(name) {
       const nodeId = modeNodes.get(name);
-      // A terminated subscription (state CLOSED, 1) holds its items no longer.
-      const live = [...items.values()].filter((i) => i.nodeId === nodeId && i.subscription.state !== 1);
+      // A closed (1) or terminated (6) subscription holds its items no longer.
+      const live = [...items.values()].filter(
+        (i) => i.nodeId === nodeId && i.subscription.state !== 1 && i.subscription.state !== 6,
+      );
       return [...new Set(live.map((i) => i.sessionId))];
     },
     sessionsCreated: () => sessionsCreated,

@@ -65,7 +65,7 @@ export async function startOperationsWorker(
     const policy = networkPolicy(config.MACHINE_NETWORKS);
     if (policy.networks.length === 0) logger.warn('MACHINE_NETWORKS is empty: the worker may connect to any host');
     const opcuaSettings = opcuaSettingsOf(config);
-    const certificates = createCertificateManager(opcuaSettings);
+    const certificates = await createCertificateManager(opcuaSettings);
     closers.push(() => certificates.dispose());
     const opcuaSessions = createOpcuaSessionPool(opcuaSettings, logger, certificates);
     closers.push(() => opcuaSessions.closeAll());
@@ -120,7 +120,7 @@ export async function startOperationsWorker(
         bus,
         repository: createWatchRepository(orm),
         settings: opcuaSettings,
-        certificateManager: certificates,
+        sessions: opcuaSessions,
         policy,
         offlineAfterMs: config.OPCUA_OFFLINE_AFTER_MS,
         syncMs: config.OPCUA_MONITOR_SYNC_MS,

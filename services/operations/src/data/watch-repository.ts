@@ -30,50 +30,67 @@ export function createWatchRepository(orm: Database) {
   return {
     /** Makes the table list exactly these machines; a changed endpoint starts from no observation. */
     async syncMachines(machines: WatchedMachine[]): Promise<void> {
-      const ids = machines.map((m) => m.machineId);
-      const endpoints = machines.map((m) => m.endpoint);
+      // One JSON parameter: the query builder would spread an array into a list of parameters.
+      const list = JSON.stringify(machines.map((m) => ({ machine_id: m.machineId, endpoint: m.endpoint })));
       await fork().transactional(async (tx) => {
-        await tx.execute('delete from machine_watch where not (machine_id = any(?::int[]))', [ids]);
-        if (machines.length === 0) return;
+        await tx.execute(
+          `delete from machine_watch where machine_id not in
+             (select machine_id from json_to_recordset(?::json) as t(machine_id int, endpoint text))`,
+          [list],
+        );
         await tx.execute(
           `insert into machine_watch (machine_id, endpoint)
-           select * from unnest(?::int[], ?::text[])
+           select machine_id, endpoint from json_to_recordset(?::json) as t(machine_id int, endpoint text)
            on conflict (machine_id) do update
              set endpoint = excluded.endpoint, job_status = null, machine_mode = null, reachable = null, observed_at = null
              where machine_watch.endpoint <> excluded.endpoint`,
-          [ids, endpoints],
+          [list],
         );
       });
     },
 
     /**
      * Renews this replica's leases and takes free or expired ones up to a fair share (machines
-     * divided by the replicas holding leases); returns every machine it holds now.
+     * divided by the replicas alive); gives back what it holds beyond that share, for a replica
+     * that joined. Returns every machine it holds now.
      */
     async holdLeases(holder: string, leaseMs: number): Promise<WatchedMachine[]> {
       return fork().transactional(async (tx) => {
+        const lease = seconds(leaseMs);
+        await tx.execute(
+          `insert into monitor_replica (holder, alive_until) values (?, now() + make_interval(secs => ?))
+           on conflict (holder) do update set alive_until = excluded.alive_until`,
+          [holder, lease],
+        );
+        await tx.execute('delete from monitor_replica where alive_until < now() - make_interval(secs => ?)', [lease]);
         await tx.execute(
           'update machine_watch set lease_until = now() + make_interval(secs => ?) where holder = ? and lease_until > now()',
-          [seconds(leaseMs), holder],
+          [lease, holder],
         );
-        const [counts] = await tx.execute<{ total: string; others: string; mine: string }[]>(
-          `select count(*) as total,
-                  count(distinct holder) filter (where holder <> ? and lease_until > now()) as others,
-                  count(*) filter (where holder = ? and lease_until > now()) as mine
-           from machine_watch`,
-          [holder, holder],
+        const [counts] = await tx.execute<{ total: string; replicas: string; mine: string }[]>(
+          `select (select count(*) from machine_watch) as total,
+                  (select count(*) from monitor_replica where alive_until > now()) as replicas,
+                  (select count(*) from machine_watch where holder = ? and lease_until > now()) as mine`,
+          [holder],
         );
-        const total = Number(counts?.total ?? 0);
-        const share = Math.ceil(total / (Number(counts?.others ?? 0) + 1));
-        const wanted = Math.max(0, share - Number(counts?.mine ?? 0));
-        if (wanted > 0) {
+        const share = Math.ceil(Number(counts?.total ?? 0) / Math.max(1, Number(counts?.replicas ?? 1)));
+        const mine = Number(counts?.mine ?? 0);
+        if (mine < share) {
           await tx.execute(
             `update machine_watch set holder = ?, lease_until = now() + make_interval(secs => ?)
              where machine_id in (
                select machine_id from machine_watch
                where holder is null or lease_until is null or lease_until <= now()
                order by machine_id limit ? for update skip locked)`,
-            [holder, seconds(leaseMs), wanted],
+            [holder, lease, share - mine],
+          );
+        } else if (mine > share) {
+          await tx.execute(
+            `update machine_watch set holder = null, lease_until = null
+             where machine_id in (
+               select machine_id from machine_watch where holder = ? and lease_until > now()
+               order by machine_id desc limit ?)`,
+            [holder, mine - share],
           );
         }
         const rows = await tx.execute<{ machine_id: number; endpoint: string }[]>(
@@ -86,7 +103,10 @@ export function createWatchRepository(orm: Database) {
 
     /** Gives this replica's machines up at once (a clean shutdown), so another takes them now. */
     async releaseLeases(holder: string): Promise<void> {
-      await fork().execute('update machine_watch set holder = null, lease_until = null where holder = ?', [holder]);
+      await fork().transactional(async (tx) => {
+        await tx.execute('update machine_watch set holder = null, lease_until = null where holder = ?', [holder]);
+        await tx.execute('delete from monitor_replica where holder = ?', [holder]);
+      });
     },
 
     /**

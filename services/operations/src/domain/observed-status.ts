@@ -29,9 +29,12 @@ export interface ObservedChange {
   changed: boolean;
 }
 
-/** What differs from the last published observation (none yet: everything is news). */
+/**
+ * What differs from the last published observation. The first one has nothing to differ from: it
+ * is worth publishing, but it reports no change (so it does not clear an ERROR a command left).
+ */
 export function changeSince(previous: Observation | null, next: Observation): ObservedChange {
-  if (!previous) return { jobStatusChanged: true, reachabilityChanged: true, changed: true };
+  if (!previous) return { jobStatusChanged: false, reachabilityChanged: false, changed: true };
   const jobStatusChanged = previous.jobStatus !== next.jobStatus;
   const reachabilityChanged = previous.reachable !== next.reachable;
   return {

@@ -59,12 +59,18 @@ export function routeOpcuaLogs(logger: Logger): void {
   setErrorLogger((...args: unknown[]) => child.warn(text(args)));
 }
 
-/** The PKI folder is shared by every client of the process: one stable client certificate. */
-export function createCertificateManager(settings: OpcuaSettings): OPCUACertificateManager {
-  return new OPCUACertificateManager({
+/**
+ * The PKI folder is shared by every client of the process: one stable client certificate. It is
+ * initialized (folder and private key created when missing) before any client uses it, since
+ * clients initializing one manager at the same time race on the key.
+ */
+export async function createCertificateManager(settings: OpcuaSettings): Promise<OPCUACertificateManager> {
+  const manager = new OPCUACertificateManager({
     rootFolder: settings.pkiFolder,
     automaticallyAcceptUnknownCertificate: settings.trustUnknownServers,
   });
+  await manager.initialize();
+  return manager;
 }
 
 /**
@@ -127,7 +133,6 @@ export async function openConnection(
     // The address was checked against MACHINE_NETWORKS; the server may advertise its own host name.
     endpointMustExist: false,
     connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 200 },
-    transportTimeout: settings.connectTimeoutMs,
     requestedSessionTimeout: Math.max(settings.sessionIdleMs * 2, 60_000),
     keepSessionAlive: true,
   });
@@ -226,7 +231,8 @@ export function createOpcuaSessionPool(
   sharedCertificates?: OPCUACertificateManager,
 ): OpcuaSessionPool {
   routeOpcuaLogs(logger);
-  const certificateManager = sharedCertificates ?? createCertificateManager(settings);
+  const certificates = sharedCertificates ? Promise.resolve(sharedCertificates) : createCertificateManager(settings);
+  certificates.catch(() => {});
   const pool = new Map<string, PooledConnection>();
   const opening = new Map<string, Promise<PooledConnection>>();
   let closed = false;
@@ -248,7 +254,7 @@ export function createOpcuaSessionPool(
 
   async function open(endpoint: OpcuaEndpoint, policy: NetworkPolicy, signal: AbortSignal): Promise<PooledConnection> {
     const address = await allowedAddress(endpoint.host, policy);
-    const connection = await openConnection(endpoint, address, settings, certificateManager, signal);
+    const connection = await openConnection(endpoint, address, settings, await certificates, signal);
     const pooled: PooledConnection = { connection, address, nodes: new Map(), users: 0, lastUsed: Date.now() };
     const key = sessionKeyOf(endpoint);
     connection.onBroken(() => {
@@ -315,7 +321,7 @@ export function createOpcuaSessionPool(
       const all = [...pool.values()];
       pool.clear();
       await Promise.allSettled(all.map((pooled) => pooled.connection.close()));
-      if (!sharedCertificates) await certificateManager.dispose();
+      if (!sharedCertificates) await (await certificates.catch(() => undefined))?.dispose();
     },
   };
 }

@@ -2,18 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { type Bus, request } from '@imm/bus';
 import type { Logger } from '@imm/logging';
-import type { OPCUACertificateManager } from 'node-opcua-certificate-manager';
 import type { WatchRepository } from '../data/watch-repository';
 import type { Observation } from '../domain/observed-status';
 import type { NetworkPolicy } from '../drivers/network-policy';
-import type { OpcuaSettings } from '../drivers/opcua-sessions';
+import type { OpcuaSessionPool, OpcuaSettings } from '../drivers/opcua-sessions';
 import { type MachineWatcher, startMachineWatcher } from './machine-watcher';
 
 export interface MachineMonitorOptions {
   bus: Bus;
   repository: WatchRepository;
   settings: OpcuaSettings;
-  certificateManager: OPCUACertificateManager;
+  /** The driver's sessions: one per server, shared by commands and subscriptions. */
+  sessions: OpcuaSessionPool;
   policy: NetworkPolicy;
   offlineAfterMs: number;
   /** How often to look for created, changed and deleted machines. */
@@ -101,8 +101,8 @@ export function startMachineMonitor(options: MachineMonitorOptions): MachineMoni
       watcher: startMachineWatcher({
         machineId,
         endpoint,
-        settings: options.settings,
-        certificateManager: options.certificateManager,
+        sessions: options.sessions,
+        connectTimeoutMs: options.settings.connectTimeoutMs,
         policy: options.policy,
         offlineAfterMs: options.offlineAfterMs,
         reconnectMs: Math.min(2000, options.offlineAfterMs / 3),
@@ -128,7 +128,7 @@ export function startMachineMonitor(options: MachineMonitorOptions): MachineMoni
       await repository.syncMachines(reply.machines.map((m) => ({ machineId: m.id, endpoint: m.endpoint })));
     } catch (error) {
       // Without the list, the leases still renew: nothing is dropped for a passing outage.
-      log.debug({ err: error }, 'machine list not refreshed');
+      log.warn({ err: error }, 'machine list not refreshed');
     }
     let held: { machineId: number; endpoint: string }[];
     try {

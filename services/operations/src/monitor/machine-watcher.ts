@@ -1,18 +1,19 @@
 import type { Logger } from '@imm/logging';
-import type { OPCUACertificateManager } from 'node-opcua-certificate-manager';
+import { type Observation, UNREACHABLE } from '../domain/observed-status';
 import { EndpointRejectedError } from '../drivers/driver';
 import type { NetworkPolicy } from '../drivers/network-policy';
 import { parseOpcuaEndpoint } from '../drivers/opcua-endpoint';
-import { findMachineNodes, readEnumeration } from '../drivers/opcua-nodes';
-import { allowedAddress, type OpcuaConnection, type OpcuaSettings, openConnection } from '../drivers/opcua-sessions';
+import { readEnumeration } from '../drivers/opcua-nodes';
+import type { OpcuaSessionPool } from '../drivers/opcua-sessions';
 import { watchValues } from '../drivers/opcua-watch';
-import { type Observation, UNREACHABLE } from '../domain/observed-status';
 
 export interface MachineWatcherOptions {
   machineId: number;
   endpoint: string;
-  settings: OpcuaSettings;
-  certificateManager: OPCUACertificateManager;
+  /** Sessions shared with the driver: one per server endpoint, however many machines it has. */
+  sessions: OpcuaSessionPool;
+  /** Limit of one attempt to get a session. */
+  connectTimeoutMs: number;
   policy: NetworkPolicy;
   /** Unreachable this long, counted from the moment the connection was lost: reported unreachable. */
   offlineAfterMs: number;
@@ -32,18 +33,17 @@ export interface MachineWatcher {
  * without one it reports the machine unreachable. On each reconnect both values are read afresh.
  */
 export function startMachineWatcher(options: MachineWatcherOptions): MachineWatcher {
-  const { machineId, settings, logger } = options;
+  const { machineId, logger } = options;
   const log = logger.child({ machineId });
   let stopped = false;
-  let connection: OpcuaConnection | undefined;
   let wake: (() => void) | undefined;
   let offlineTimer: NodeJS.Timeout | undefined;
   let lostSince: number | undefined;
   let lastProblem = '';
 
-  const sleep = (ms: number) =>
+  const wakeable = (ms?: number) =>
     new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
+      const timer = ms === undefined ? undefined : setTimeout(resolve, ms);
       wake = () => {
         clearTimeout(timer);
         resolve();
@@ -60,35 +60,40 @@ export function startMachineWatcher(options: MachineWatcherOptions): MachineWatc
 
   async function watchOnce(): Promise<void> {
     const endpoint = parseOpcuaEndpoint(new URL(options.endpoint));
-    const address = await allowedAddress(endpoint.host, options.policy);
-    connection = await openConnection(endpoint, address, settings, options.certificateManager);
-    const open = connection;
-    const broken = new Promise<void>((resolve) => open.onBroken(resolve));
-    if (stopped) return;
-    const nodes = await findMachineNodes(open.session, endpoint.device);
-    const values: { jobStatus?: number; machineMode?: number } = {};
-    const report = () => {
-      if (values.jobStatus === undefined || values.machineMode === undefined || stopped) return;
-      options.onObservation({ reachable: true, jobStatus: values.jobStatus, machineMode: values.machineMode });
-    };
-    const watch = await watchValues(open.session, [nodes.jobStatus, nodes.machineMode], (index, value) => {
-      if (typeof value !== 'number') return;
-      if (index === 0) values.jobStatus = value;
-      else values.machineMode = value;
-      report();
-    });
+    const lent = await options.sessions.acquire(
+      endpoint,
+      options.policy,
+      AbortSignal.timeout(options.connectTimeoutMs),
+    );
     try {
-      // Read afresh, never remembered from before the loss.
-      values.jobStatus = await readEnumeration(open.session, nodes.jobStatus, 'JobStatus');
-      values.machineMode = await readEnumeration(open.session, nodes.machineMode, 'MachineMode');
-      clearTimeout(offlineTimer);
-      lostSince = undefined;
-      lastProblem = '';
-      report();
-      log.info({ endpoint: options.endpoint }, 'watching the machine');
-      await Promise.race([broken, new Promise<void>((resolve) => (wake = resolve))]);
+      const broken = new Promise<void>((resolve) => lent.onBroken(resolve));
+      const nodes = await lent.nodes(endpoint.device);
+      const values: { jobStatus?: number; machineMode?: number } = {};
+      const report = () => {
+        if (values.jobStatus === undefined || values.machineMode === undefined || stopped) return;
+        options.onObservation({ reachable: true, jobStatus: values.jobStatus, machineMode: values.machineMode });
+      };
+      const watch = await watchValues(lent.session, [nodes.jobStatus, nodes.machineMode], (index, value) => {
+        if (typeof value !== 'number') return;
+        if (index === 0) values.jobStatus = value;
+        else values.machineMode = value;
+        report();
+      });
+      try {
+        // Read afresh, never remembered from before the loss.
+        values.jobStatus = await readEnumeration(lent.session, nodes.jobStatus, 'JobStatus');
+        values.machineMode = await readEnumeration(lent.session, nodes.machineMode, 'MachineMode');
+        clearTimeout(offlineTimer);
+        lostSince = undefined;
+        lastProblem = '';
+        report();
+        log.info({ endpoint: options.endpoint }, 'watching the machine');
+        if (!stopped) await Promise.race([broken, wakeable()]);
+      } finally {
+        await watch.stop();
+      }
     } finally {
-      await watch.stop();
+      lent.release();
     }
   }
 
@@ -105,11 +110,9 @@ export function startMachineWatcher(options: MachineWatcherOptions): MachineWatc
           lastProblem = problem;
         }
       }
-      await connection?.close();
-      connection = undefined;
       if (stopped) break;
       markLost();
-      await sleep(options.reconnectMs);
+      await wakeable(options.reconnectMs);
     }
   })();
 
@@ -118,7 +121,6 @@ export function startMachineWatcher(options: MachineWatcherOptions): MachineWatc
       stopped = true;
       clearTimeout(offlineTimer);
       wake?.();
-      await connection?.close();
       await loop;
     },
   };

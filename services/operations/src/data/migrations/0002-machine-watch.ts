@@ -18,5 +18,10 @@ export class CreateMachineWatch extends Migration {
       observed_at timestamptz null
     )`);
     this.addSql('create index machine_watch_holder_idx on machine_watch (holder)');
+    // The monitoring replicas alive now, so each takes a fair share of the machines.
+    this.addSql(`create table monitor_replica (
+      holder text primary key,
+      alive_until timestamptz not null
+    )`);
   }
 }
