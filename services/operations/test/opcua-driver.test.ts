@@ -124,6 +124,25 @@ describe('the OPC UA driver (EUROMAP 77)', () => {
     expect(machine.calls.StartJob).toBe(0);
   });
 
+  it('a machine that moves but never answers the call succeeds; one that does neither is "outcome unknown", never called twice', async () => {
+    const silent = server.addMachine('press-silent-moves', { jobStatus: 8 });
+    silent.behaviour.StartJob = (m) => {
+      setTimeout(() => m.setJobStatus(6), 100);
+      return new Promise(() => {});
+    };
+    expect((await run(`${server.url}?device=press-silent-moves`, 'START')).result).toBe(OperationResult.SUCCESS);
+    expect(silent.calls.StartJob).toBe(1);
+
+    const dead = server.addMachine('press-silent', { jobStatus: 8 });
+    dead.behaviour.StartJob = () => new Promise(() => {});
+    const outcome = await run(`${server.url}?device=press-silent`, 'START');
+    expect(outcome).toEqual({
+      result: OperationResult.INTERNALFAILED,
+      message: `outcome unknown: no answer to StartJob and no transition within ${settings.transitionTimeoutMs} ms`,
+    });
+    expect(dead.calls.StartJob).toBe(1);
+  });
+
   it('finds the only machine under DeviceSet without ?device=, and refuses to guess among several', async () => {
     const single = await startOpcuaTestServer();
     try {

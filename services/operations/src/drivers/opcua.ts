@@ -191,9 +191,13 @@ export const opcuaDriver: DriverFactory = (url, context) => {
   }
 
   /** Waits on the watch that stood before the call; a lost session continues on a new one. */
-  async function settle(command: Command, watch: TransitionWatch, call: SentCall): Promise<DriverOutcome> {
+  async function settle(
+    command: Command,
+    transition: Promise<'reached' | 'no transition'>,
+    call: SentCall,
+  ): Promise<DriverOutcome> {
     try {
-      if ((await watch.wait(call.at)) === 'reached') return 'success';
+      if ((await transition) === 'reached') return 'success';
       throw new MachineFailedError('no transition');
     } catch (error) {
       if (error instanceof ConnectionLost) return confirm(command, call, new AbortController().signal);
@@ -219,30 +223,45 @@ export const opcuaDriver: DriverFactory = (url, context) => {
         if (command === 'START' && watch.current === JobStatus.START_UP_ACTIVE) {
           // A start is under way already (ours, from a worker that died): wait for it, call nothing.
           sent = { at: Date.now(), answered: true };
-          return await settle(command, watch, sent);
+          return await settle(command, watch.wait(sent.at), sent);
         }
         if (signal.aborted) throw abortedError(signal);
         const call: SentCall = { at: Date.now(), answered: false };
         sent = call;
-        let statusCode: StatusCode;
-        try {
-          const result = await lent.session.call({
-            objectId: nodes.activeJobValues,
-            methodId: nodes.methods[plan.method],
-            inputArguments: [],
-          });
-          statusCode = result.statusCode;
-        } catch {
-          // Sent, but no answer: whether it arrived is for the machine's state to tell.
-          return await confirm(command, call, signal);
-        }
+        // Waiting starts with the call: a machine that moves but never answers the call still counts.
+        const transition = watch.wait(call.at);
+        transition.catch(() => {});
+        const answer = lent.session.call({
+          objectId: nodes.activeJobValues,
+          methodId: nodes.methods[plan.method],
+          inputArguments: [],
+        });
+        const first = await Promise.race([
+          answer.then(
+            (result) => ({ kind: 'answer' as const, statusCode: result.statusCode as StatusCode }),
+            () => ({ kind: 'lost' as const, statusCode: undefined }),
+          ),
+          transition.then(
+            (outcome) => ({ kind: outcome, statusCode: undefined }),
+            () => ({ kind: 'lost' as const, statusCode: undefined }),
+          ),
+        ]);
+        if (first.kind === 'reached') return 'success';
+        // Sent, but no answer: whether it arrived is for the machine's state to tell.
+        if (first.kind === 'lost') return await confirm(command, call, signal);
+        if (first.kind === 'no transition')
+          throw new OutcomeUnknownError(
+            `outcome unknown: no answer to ${plan.method} and no transition within ${opcua.settings.transitionTimeoutMs} ms`,
+          );
+        const { statusCode } = first;
+        if (!statusCode) throw new TransportError('no status in the method result');
         if (statusCode.isNotGood()) {
           if (statusCode === StatusCodes.BadMethodInvalid || statusCode === StatusCodes.BadNodeIdUnknown)
             throw new MachineNodeMissingError(`method ${plan.method} not callable: ${statusCode.name}`);
           throw new MachineFailedError(statusCode.name);
         }
         call.answered = true;
-        return await settle(command, watch, call);
+        return await settle(command, transition, call);
       } catch (error) {
         throw transportOf(error, `talking to ${endpoint.serverUrl}`);
       } finally {
