@@ -1,9 +1,11 @@
 import type { MigrationObject } from '@imm/db';
 import { CreateOperations } from './0001-operations';
-import { CreateMachineWatch } from './0002-machine-watch';
+import { HistoryCounts } from './0002-history-counts';
+import { CreateMachineWatch } from './0003-machine-watch';
 
 /** Applied in this order; a name, once released, never changes. */
 export const migrations: MigrationObject[] = [
   { name: '0001_operations', class: CreateOperations },
-  { name: '0002_machine_watch', class: CreateMachineWatch },
+  { name: '0002_history_counts', class: HistoryCounts },
+  { name: '0003_machine_watch', class: CreateMachineWatch },
 ];
