@@ -261,7 +261,7 @@ describe('several worker replicas', () => {
     const { machine, id } = await opcuaMachine('press-crash', { jobStatus: 8 });
     machine.behaviour.StartJob = (m) => {
       m.setJobStatus(5); // START_UP_ACTIVE: the press heats up before it produces
-      setTimeout(() => m.setJobStatus(6), 8000);
+      setTimeout(() => m.setJobStatus(6), 20_000);
       return StatusCodes.Good;
     };
     const accepted = await sendCommand(api, owner.access, id, 'START');
@@ -269,6 +269,8 @@ describe('several worker replicas', () => {
     await waitFor(() => machine.calls.StartJob === 1, { timeoutMs: 20_000, intervalMs: 50 });
     for (const worker of workers.splice(0)) await worker.kill('SIGKILL');
     await startWorker();
+    // The next worker takes the job over while the press is still starting up.
+    expect(machine.jobStatus).toBe(5);
     const done = await waitForFinal(api, owner.access, accepted.headers.get('location') as string);
     expect(done.result).toBe(1);
     expect(machine.calls.StartJob).toBe(1);
