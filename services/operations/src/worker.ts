@@ -7,13 +7,7 @@ import { loadWorkerConfig, type WorkerConfig } from './config';
 import { openOperationsDatabase } from './data/database';
 import { createOperationRepository } from './data/operation-repository';
 import { createWatchRepository } from './data/watch-repository';
-import {
-  createCertificateManager,
-  createDriverRegistry,
-  createOpcuaSessionPool,
-  driverFactories,
-  networkPolicy,
-} from './drivers';
+import { createDriverRegistry, createOpcuaSessionPool, driverFactories, networkPolicy } from './drivers';
 import { opcuaSettingsOf } from './drivers/opcua-settings';
 import { startOutbox } from './events/outbox';
 import { closeRedis, connectRedis, createJobSubmitter, createOperationQueue } from './queue/operation-queue';
@@ -65,9 +59,7 @@ export async function startOperationsWorker(
     const policy = networkPolicy(config.MACHINE_NETWORKS);
     if (policy.networks.length === 0) logger.warn('MACHINE_NETWORKS is empty: the worker may connect to any host');
     const opcuaSettings = opcuaSettingsOf(config);
-    const certificates = await createCertificateManager(opcuaSettings);
-    closers.push(() => certificates.dispose());
-    const opcuaSessions = createOpcuaSessionPool(opcuaSettings, logger, certificates);
+    const opcuaSessions = createOpcuaSessionPool(opcuaSettings, logger);
     closers.push(() => opcuaSessions.closeAll());
     const drivers = createDriverRegistry(driverFactories, {
       policy,

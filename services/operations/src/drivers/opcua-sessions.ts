@@ -224,15 +224,20 @@ export interface OpcuaSessionPool {
  * Sessions kept per server endpoint and security mode and reused by the commands that follow; a
  * session unused for `sessionIdleMs` is closed, a broken one dropped at once, all on shutdown.
  */
-export function createOpcuaSessionPool(
-  settings: OpcuaSettings,
-  logger: Logger,
-  /** Shared with the status monitor; the pool disposes only one it created itself. */
-  sharedCertificates?: OPCUACertificateManager,
-): OpcuaSessionPool {
+export function createOpcuaSessionPool(settings: OpcuaSettings, logger: Logger): OpcuaSessionPool {
   routeOpcuaLogs(logger);
-  const certificates = sharedCertificates ? Promise.resolve(sharedCertificates) : createCertificateManager(settings);
-  certificates.catch(() => {});
+  // Made on first use: a worker without OPC UA machines never touches the PKI folder.
+  let certificates: Promise<OPCUACertificateManager> | undefined;
+  const certificateManager = () => {
+    if (!certificates) {
+      const made = createCertificateManager(settings);
+      made.catch(() => {
+        if (certificates === made) certificates = undefined;
+      });
+      certificates = made;
+    }
+    return certificates;
+  };
   const pool = new Map<string, PooledConnection>();
   const opening = new Map<string, Promise<PooledConnection>>();
   let closed = false;
@@ -254,7 +259,7 @@ export function createOpcuaSessionPool(
 
   async function open(endpoint: OpcuaEndpoint, policy: NetworkPolicy, signal: AbortSignal): Promise<PooledConnection> {
     const address = await allowedAddress(endpoint.host, policy);
-    const connection = await openConnection(endpoint, address, settings, await certificates, signal);
+    const connection = await openConnection(endpoint, address, settings, await certificateManager(), signal);
     const pooled: PooledConnection = { connection, address, nodes: new Map(), users: 0, lastUsed: Date.now() };
     const key = sessionKeyOf(endpoint);
     connection.onBroken(() => {
@@ -321,7 +326,7 @@ export function createOpcuaSessionPool(
       const all = [...pool.values()];
       pool.clear();
       await Promise.allSettled(all.map((pooled) => pooled.connection.close()));
-      if (!sharedCertificates) await (await certificates.catch(() => undefined))?.dispose();
+      await (await certificates?.catch(() => undefined))?.dispose();
     },
   };
 }
