@@ -31,12 +31,16 @@ for (const { name } of called) shared[urlVariableOf(name)] = env[urlVariableOf(n
 const compiled = env.START_COMPILED === '1' || env.START_COMPILED === 'true';
 const missing = compiled ? processes.filter((p) => !existsSync(`${root}/${p.compiled}`)) : [];
 if (missing.length > 0) {
-  process.stderr.write(`START_COMPILED: ${missing.map((p) => p.compiled).join(', ')} missing; run npm run build:dist\n`);
+  process.stderr.write(
+    `START_COMPILED: ${missing.map((p) => p.compiled).join(', ')} missing; run npm run build:dist\n`,
+  );
   process.exit(78);
 }
 // `node --import tsx` runs the TypeScript sources directly, without relying on PATH.
 const commandOf = (p: (typeof processes)[number]) =>
-  compiled ? `"${process.execPath}" --enable-source-maps ${p.compiled}` : `"${process.execPath}" --import tsx ${p.entry}`;
+  compiled
+    ? `"${process.execPath}" --enable-source-maps ${p.compiled}`
+    : `"${process.execPath}" --import tsx ${p.entry}`;
 
 // `PROCESSES=auth,gateway` runs only those (to scale or restart one kind on its own).
 const wanted = env.PROCESSES?.split(',')

@@ -91,13 +91,19 @@ describe('docker-compose.yml', () => {
 
       it('is healthy when /readyz answers, and starts after what it needs is healthy', () => {
         expect(service.healthcheck?.test.join(' ')).toContain("process.env.PORT+'/readyz'");
-        const needs = [...p.needs.servers, ...p.needs.processes.map((n) => processes.find((q) => q.name === n)?.deployName)];
+        const needs = [
+          ...p.needs.servers,
+          ...p.needs.processes.map((n) => processes.find((q) => q.name === n)?.deployName),
+        ];
         for (const need of needs) expect(service.depends_on?.[need as string]?.condition, need).toBe('service_healthy');
       });
 
       it('is given every variable its configuration requires in RELEASE, from .env.example plus the secrets', () => {
         const env = Object.fromEntries(
-          Object.entries(service.environment ?? {}).map(([k, v]) => [k, interpolate(String(v), { ...envExample, ...sampleSecrets() })]),
+          Object.entries(service.environment ?? {}).map(([k, v]) => [
+            k,
+            interpolate(String(v), { ...envExample, ...sampleSecrets() }),
+          ]),
         );
         expect(env.MODE).toBe('RELEASE');
         expect(() => configLoaders[p.name](env)).not.toThrow();

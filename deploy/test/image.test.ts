@@ -1,7 +1,7 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { processes } from '../../processes';
-import { read, root } from './support';
+import { read, root, workspaceManifests } from './support';
 
 /** deploy/Dockerfile and .dockerignore, read as text (no Docker engine runs here). */
 const dockerfile = read('deploy/Dockerfile');
@@ -72,24 +72,22 @@ describe('.dockerignore', () => {
   });
 
   it('keeps what the build needs in it', () => {
-    const needed = ['package.json', 'package-lock.json', 'processes.ts', 'scripts/build-dist.ts', ...processes.map((p) => p.entry)];
+    const needed = [
+      'package.json',
+      'package-lock.json',
+      'processes.ts',
+      'scripts/build-dist.ts',
+      ...processes.map((p) => p.entry),
+    ];
     for (const path of needed) {
       expect(existsSync(`${root}/${path}`), path).toBe(true);
-      expect(ignored.some((pattern) => matches(pattern, path)), path).toBe(false);
+      expect(
+        ignored.some((pattern) => matches(pattern, path)),
+        path,
+      ).toBe(false);
     }
   });
 });
-
-function workspaceManifests(): string[] {
-  const patterns = (manifest('package.json') as unknown as { workspaces: string[] }).workspaces;
-  return patterns.flatMap((pattern) => {
-    if (!pattern.endsWith('/*')) return [`${pattern}/package.json`];
-    const dir = pattern.slice(0, -2);
-    return readdirSync(`${root}/${dir}`, { withFileTypes: true })
-      .filter((d) => d.isDirectory() && existsSync(`${root}/${dir}/${d.name}/package.json`))
-      .map((d) => `${dir}/${d.name}/package.json`);
-  });
-}
 
 /** .dockerignore's patterns, as far as this file uses them: `**` any folders, `*` within a name. */
 function matches(pattern: string, path: string): boolean {

@@ -10,7 +10,13 @@ import { configLoaders, read, root, sampleSecrets, statusOfSharedRoutes } from '
  * against the one description of the processes and each process's configuration schema.
  */
 // biome-ignore lint/suspicious/noExplicitAny: rendered manifests are untyped data, checked field by field
-type K8sObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [key: string]: any };
+type Data = any;
+type K8sObject = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  [key: string]: Data;
+};
 
 const overlays = ['dev', 'prod', 'prod-keda'] as const;
 
@@ -18,13 +24,19 @@ function render(overlay: string): K8sObject[] {
   const yaml = execFileSync('kubectl', ['kustomize', `${root}/deploy/k8s/overlays/${overlay}`], { encoding: 'utf8' });
   return parseAllDocuments(yaml).map((doc) => doc.toJS() as K8sObject);
 }
-const rendered = Object.fromEntries(overlays.map((o) => [o, render(o)])) as Record<(typeof overlays)[number], K8sObject[]>;
+const rendered = Object.fromEntries(overlays.map((o) => [o, render(o)])) as Record<
+  (typeof overlays)[number],
+  K8sObject[]
+>;
 
 const find = (objects: K8sObject[], kind: string, name: string) =>
   objects.find((o) => o.kind === kind && o.metadata.name === name);
 
 /** The model class of a built-in or KEDA kind, whose validate() checks an object against the schema. */
-async function modelOf(apiVersion: string, kind: string): Promise<(new (data: object) => { validate(): void }) | undefined> {
+async function modelOf(
+  apiVersion: string,
+  kind: string,
+): Promise<(new (data: object) => { validate(): void }) | undefined> {
   const module =
     apiVersion === 'keda.sh/v1alpha1'
       ? await import('@kubernetes-models/keda/keda.sh/v1alpha1')
@@ -60,7 +72,10 @@ function environmentOf(objects: K8sObject[], container: K8sObject, external: Rec
     const secret = find(objects, 'Secret', name);
     if (secret) {
       const decoded = Object.fromEntries(
-        Object.entries((secret.data ?? {}) as Record<string, string>).map(([k, v]) => [k, Buffer.from(v, 'base64').toString()]),
+        Object.entries((secret.data ?? {}) as Record<string, string>).map(([k, v]) => [
+          k,
+          Buffer.from(v, 'base64').toString(),
+        ]),
       );
       return { ...decoded, ...secret.stringData };
     }
@@ -87,11 +102,11 @@ function environmentOf(objects: K8sObject[], container: K8sObject, external: Rec
 }
 
 /** Does a label selector (matchLabels / matchExpressions In) select these labels? */
-// biome-ignore lint/suspicious/noExplicitAny: a selector from the rendered data
-function selects(selector: any, labels: Record<string, string> = {}): boolean {
+function selects(selector: Data, labels: Record<string, string> = {}): boolean {
   const byLabels = Object.entries(selector?.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
-  // biome-ignore lint/suspicious/noExplicitAny: as above
-  const byExpressions = (selector?.matchExpressions ?? []).every((e: any) => e.operator === 'In' && e.values.includes(labels[e.key]));
+  const byExpressions = (selector?.matchExpressions ?? []).every(
+    (e: Data) => e.operator === 'In' && e.values.includes(labels[e.key]),
+  );
   return byLabels && byExpressions;
 }
 
@@ -102,7 +117,8 @@ describe.each(overlays)('the %s overlay', (overlay) => {
   it('renders objects that are valid against their schemas, all in one namespace', async () => {
     expect(namespace).toBeDefined();
     for (const object of objects) {
-      if (object.kind !== 'Namespace') expect(object.metadata.namespace, object.metadata.name).toBe(namespace?.metadata.name);
+      if (object.kind !== 'Namespace')
+        expect(object.metadata.namespace, object.metadata.name).toBe(namespace?.metadata.name);
       if (object.apiVersion === 'postgresql.cnpg.io/v1') continue; // checked below; no CRD schema package exists
       const Model = await modelOf(object.apiVersion, object.kind);
       expect(Model, `${object.apiVersion} ${object.kind}`).toBeDefined();
@@ -148,7 +164,10 @@ describe.each(overlays)('the %s overlay', (overlay) => {
       });
 
       it('runs as non-root on a read-only root filesystem, without privilege escalation or capabilities', () => {
-        expect(pod.spec.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+        expect(pod.spec.securityContext).toMatchObject({
+          runAsNonRoot: true,
+          seccompProfile: { type: 'RuntimeDefault' },
+        });
         expect(pod.spec.securityContext.runAsUser).toBeGreaterThan(0);
         expect(container.securityContext).toEqual({
           allowPrivilegeEscalation: false,
@@ -165,8 +184,10 @@ describe.each(overlays)('the %s overlay', (overlay) => {
         expect(env.PORT).toBe(String(p.defaultPort));
         expect(env.MODE).toBe(overlay === 'dev' ? 'DEV' : 'RELEASE');
         expect(() => configLoaders[p.name](env)).not.toThrow();
-        if (p.needs.servers.includes('postgres')) expect(env.DATABASE_URL).toMatch(/^postgresql:\/\/imm:.*@imm-postgres-rw\./);
-        if (p.needs.servers.includes('redis')) expect(find(objects, 'NetworkPolicy', 'valkey-from-services')).toBeDefined();
+        if (p.needs.servers.includes('postgres'))
+          expect(env.DATABASE_URL).toMatch(/^postgresql:\/\/imm:.*@imm-postgres-rw\./);
+        if (p.needs.servers.includes('redis'))
+          expect(find(objects, 'NetworkPolicy', 'valkey-from-services')).toBeDefined();
         for (const other of p.needs.processes) {
           const target = processes.find((q) => q.name === other);
           const url = env[`${other.toUpperCase()}_URL`];
@@ -176,14 +197,23 @@ describe.each(overlays)('the %s overlay', (overlay) => {
       });
 
       it('keeps a replica up through voluntary disruptions, and scales where the issue asks', () => {
-        const budget = objects.find((o) => o.kind === 'PodDisruptionBudget' && selects(o.spec.selector, pod.metadata.labels));
+        const budget = objects.find(
+          (o) => o.kind === 'PodDisruptionBudget' && selects(o.spec.selector, pod.metadata.labels),
+        );
         expect(budget?.spec.maxUnavailable ?? budget?.spec.minAvailable).toBeDefined();
-        const autoscaler = objects.find((o) => o.kind === 'HorizontalPodAutoscaler' && o.spec.scaleTargetRef.name === p.deployName);
-        const scaledObject = objects.find((o) => o.kind === 'ScaledObject' && o.spec.scaleTargetRef.name === p.deployName);
+        const autoscaler = objects.find(
+          (o) => o.kind === 'HorizontalPodAutoscaler' && o.spec.scaleTargetRef.name === p.deployName,
+        );
+        const scaledObject = objects.find(
+          (o) => o.kind === 'ScaledObject' && o.spec.scaleTargetRef.name === p.deployName,
+        );
         if (p.name === 'auth') expect(autoscaler ?? scaledObject).toBeUndefined();
         else if (overlay === 'prod-keda' && p.name === 'worker') {
           expect(autoscaler).toBeUndefined(); // KEDA owns the worker's autoscaler
-          expect(scaledObject?.spec.triggers[0]).toMatchObject({ type: 'redis', metadata: { listName: 'imm:operations:wait' } });
+          expect(scaledObject?.spec.triggers[0]).toMatchObject({
+            type: 'redis',
+            metadata: { listName: 'imm:operations:wait' },
+          });
         } else {
           expect(autoscaler?.apiVersion).toBe('autoscaling/v2');
           expect(autoscaler?.spec.minReplicas).toBe(overlay === 'dev' ? 1 : 2);
@@ -195,10 +225,11 @@ describe.each(overlays)('the %s overlay', (overlay) => {
   it('routes only /api from the Ingress, to the gateway', () => {
     const ingresses = objects.filter((o) => o.kind === 'Ingress');
     expect(ingresses).toHaveLength(1);
-    // biome-ignore lint/suspicious/noExplicitAny: rendered data
-    const paths = ingresses[0]?.spec.rules.flatMap((r: any) => r.http.paths);
+    const paths = ingresses[0]?.spec.rules.flatMap((r: Data) => r.http.paths);
     const gateway = processes.find((p) => p.public);
-    expect(paths).toEqual([{ path: '/api', pathType: 'Prefix', backend: { service: { name: gateway?.deployName, port: { name: 'http' } } } }]);
+    expect(paths).toEqual([
+      { path: '/api', pathType: 'Prefix', backend: { service: { name: gateway?.deployName, port: { name: 'http' } } } },
+    ]);
     if (overlay !== 'dev') expect(ingresses[0]?.spec.tls?.[0]?.secretName).toBeTruthy();
   });
 
@@ -210,10 +241,10 @@ describe.each(overlays)('the %s overlay', (overlay) => {
       const labels = (find(objects, 'Deployment', p.deployName) as K8sObject).spec.template.metadata.labels;
       const peers = policies
         .filter((o) => selects(o.spec.podSelector, labels))
-        // biome-ignore lint/suspicious/noExplicitAny: rendered data
-        .flatMap((o) => (o.spec.ingress ?? []).flatMap((rule: any) => rule.from ?? [{}]));
-      // biome-ignore lint/suspicious/noExplicitAny: rendered data
-      const fromOutside = peers.filter((peer: any) => peer.namespaceSelector || peer.ipBlock || Object.keys(peer).length === 0);
+        .flatMap((o) => (o.spec.ingress ?? []).flatMap((rule: Data) => rule.from ?? [{}]));
+      const fromOutside = peers.filter(
+        (peer: Data) => peer.namespaceSelector || peer.ipBlock || Object.keys(peer).length === 0,
+      );
       if (p.public) {
         expect(fromOutside).toEqual([
           {
@@ -232,23 +263,26 @@ describe.each(overlays)('the %s overlay', (overlay) => {
       nats: { 'app.kubernetes.io/name': 'nats' },
     };
     for (const [server, labels] of Object.entries(serverPods)) {
-      const rules = policies.filter((o) => selects(o.spec.podSelector, labels) && Object.keys(o.spec.podSelector).length > 0);
+      const rules = policies.filter(
+        (o) => selects(o.spec.podSelector, labels) && Object.keys(o.spec.podSelector).length > 0,
+      );
       expect(rules.length, server).toBeGreaterThan(0);
-      // biome-ignore lint/suspicious/noExplicitAny: rendered data
-      const peers = rules.flatMap((o) => o.spec.ingress.flatMap((rule: any) => rule.from));
-      // biome-ignore lint/suspicious/noExplicitAny: rendered data
-      const clients = peers.filter((peer: any) => peer.podSelector && !peer.namespaceSelector);
+      const peers = rules.flatMap((o) => o.spec.ingress.flatMap((rule: Data) => rule.from));
+      const clients = peers.filter((peer: Data) => peer.podSelector && !peer.namespaceSelector);
       for (const client of clients) {
         const ours = selects(client.podSelector, { 'app.kubernetes.io/part-of': 'imm-control' });
         const itself = JSON.stringify(client.podSelector.matchLabels) === JSON.stringify(labels);
         expect(ours || itself, `${server}: ${JSON.stringify(client)}`).toBe(true);
       }
       // From other namespaces only the operators that manage them (CloudNativePG, KEDA reading the queue).
-      // biome-ignore lint/suspicious/noExplicitAny: rendered data
-      const namespaces = peers.filter((peer: any) => peer.namespaceSelector).map((peer: any) => peer.namespaceSelector.matchLabels['kubernetes.io/metadata.name']);
+      const namespaces = peers
+        .filter((peer: Data) => peer.namespaceSelector)
+        .map((peer: Data) => peer.namespaceSelector.matchLabels['kubernetes.io/metadata.name']);
       for (const name of namespaces) expect(['cnpg-system', 'keda'], server).toContain(name);
-      // biome-ignore lint/suspicious/noExplicitAny: rendered data
-      expect(peers.some((peer: any) => !peer.podSelector && !peer.namespaceSelector), server).toBe(false);
+      expect(
+        peers.some((peer: Data) => !peer.podSelector && !peer.namespaceSelector),
+        server,
+      ).toBe(false);
     }
     for (const p of processes) {
       const labels = (find(objects, 'Deployment', p.deployName) as K8sObject).spec.template.metadata.labels;
@@ -272,8 +306,12 @@ describe('deploy/README.md', () => {
 
   it('installs the operators and charts with pinned versions and the values files in the repo', () => {
     expect(readme).toMatch(/cloudnative-pg\/release-1\.\d+\/releases\/cnpg-1\.\d+\.\d+\.yaml/);
-    expect(readme).toMatch(/helm upgrade --install nats nats\/nats --version \d+\.\d+\.\d+ .*-f deploy\/k8s\/charts\/nats-values\.yaml/);
-    expect(readme).toMatch(/helm upgrade --install valkey valkey\/valkey --version \d+\.\d+\.\d+ .*-f deploy\/k8s\/charts\/valkey-values\.yaml/);
+    expect(readme).toMatch(
+      /helm upgrade --install nats nats\/nats --version \d+\.\d+\.\d+ .*-f deploy\/k8s\/charts\/nats-values\.yaml/,
+    );
+    expect(readme).toMatch(
+      /helm upgrade --install valkey valkey\/valkey --version \d+\.\d+\.\d+ .*-f deploy\/k8s\/charts\/valkey-values\.yaml/,
+    );
     const nats = parseAllDocuments(read('deploy/k8s/charts/nats-values.yaml'))[0]?.toJS();
     expect(nats.config.cluster).toEqual({ enabled: true, replicas: 3 });
     expect(nats.config.jetstream.enabled).toBe(true);
@@ -285,12 +323,16 @@ describe('deploy/README.md', () => {
 
   it('creates every secret the prod overlay reads and the operator does not generate', () => {
     const objects = rendered.prod;
-    const generated = new Set([...Object.keys(cnpgAppSecrets(objects)), ...objects.filter((o) => o.kind === 'Secret').map((o) => o.metadata.name)]);
+    const generated = new Set([
+      ...Object.keys(cnpgAppSecrets(objects)),
+      ...objects.filter((o) => o.kind === 'Secret').map((o) => o.metadata.name),
+    ]);
     const documented = documentedSecrets();
     for (const d of objects.filter((o) => o.kind === 'Deployment')) {
       for (const variable of d.spec.template.spec.containers[0].env ?? []) {
         const ref = variable.valueFrom?.secretKeyRef;
-        if (ref && !generated.has(ref.name)) expect(Object.keys(documented[ref.name] ?? {}), ref.name).toContain(ref.key);
+        if (ref && !generated.has(ref.name))
+          expect(Object.keys(documented[ref.name] ?? {}), ref.name).toContain(ref.key);
       }
     }
   });

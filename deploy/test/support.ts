@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createLogger } from '@imm/logging';
@@ -62,4 +62,16 @@ export async function statusOfSharedRoutes(paths: string[]): Promise<Record<stri
   } finally {
     await closeServer(server);
   }
+}
+
+/** The package.json of every workspace package, as npm's `workspaces` patterns name them. */
+export function workspaceManifests(): string[] {
+  const patterns = (JSON.parse(read('package.json')) as { workspaces: string[] }).workspaces;
+  return patterns.flatMap((pattern) => {
+    if (!pattern.endsWith('/*')) return [`${pattern}/package.json`];
+    const dir = pattern.slice(0, -2);
+    return readdirSync(`${root}/${dir}`, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && existsSync(`${root}/${dir}/${d.name}/package.json`))
+      .map((d) => `${dir}/${d.name}/package.json`);
+  });
 }
