@@ -72,13 +72,13 @@ beforeAll(async () => {
 
   // All at once, on a database that does not exist yet: the replicas race to create and migrate it.
   start('auth', 'auth', { PORT: ports.auth });
-  ports.machines.forEach((p, i) => start('machines', `machines-${i + 1}`, { PORT: p }));
-  ports.operations.forEach((p, i) => start('operations', `operations-${i + 1}`, { PORT: p }));
-  ports.workers.forEach((p, i) =>
-    start('worker', `worker-${i + 1}`, { PORT: p, WORKER_CONCURRENCY: '2', SWEEP_INTERVAL_MS: '1000' }),
-  );
+  for (const [i, p] of ports.machines.entries()) start('machines', `machines-${i + 1}`, { PORT: p });
+  for (const [i, p] of ports.operations.entries()) start('operations', `operations-${i + 1}`, { PORT: p });
+  for (const [i, p] of ports.workers.entries()) {
+    start('worker', `worker-${i + 1}`, { PORT: p, WORKER_CONCURRENCY: '2', SWEEP_INTERVAL_MS: '1000' });
+  }
   // Each gateway proxies to its own machines and operations replica; both share auth and Redis.
-  ports.gateways.forEach((p, i) =>
+  for (const [i, p] of ports.gateways.entries()) {
     start('gateway', `gateway-${i + 1}`, {
       PORT: p,
       AUTH_URL: local(ports.auth),
@@ -88,8 +88,8 @@ beforeAll(async () => {
       // The test client stands for a proxy in front: its X-Forwarded-For names the client.
       TRUST_PROXY: 'loopback',
       TRUSTED_PROXIES: '127.0.0.0/8,::1/128',
-    }),
-  );
+    });
+  }
   gateways = ports.gateways.map(local);
 
   const everyPort = [ports.auth, ...ports.machines, ...ports.operations, ...ports.workers, ...ports.gateways];
