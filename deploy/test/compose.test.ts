@@ -107,6 +107,8 @@ describe('docker-compose.yml', () => {
         );
         expect(env.MODE).toBe('RELEASE');
         expect(() => configLoaders[p.name](env)).not.toThrow();
+        // A process gets the credentials of exactly the servers it uses.
+        expect(env.DATABASE_URL !== undefined, 'DATABASE_URL').toBe(p.needs.servers.includes('postgres'));
         for (const server of p.needs.servers) {
           const url = { postgres: env.DATABASE_URL, redis: env.REDIS_URL, nats: env.NATS_URL }[server];
           expect(url, server).toMatch(new RegExp(`^\\w+://([^@]+@)?${server}:\\d+`));
