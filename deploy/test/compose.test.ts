@@ -75,6 +75,11 @@ describe('docker-compose.yml', () => {
         expect(existsSync(`${root}/${p.entry}`)).toBe(true);
       });
 
+      it('is described with the port its configuration defaults to', () => {
+        const config = configLoaders[p.name]({}) as { PORT: number };
+        expect(config.PORT).toBe(p.defaultPort);
+      });
+
       it('listens on its port, internal only, with no fixed name, so it scales', () => {
         expect(service.environment?.PORT).toBe(String(p.defaultPort));
         expect(service.expose).toEqual([String(p.defaultPort)]);
