@@ -41,13 +41,16 @@ let gateways: string[] = [];
 beforeAll(async () => {
   await buildDist();
   simulator = await startMachineSimulator(100);
-  const port = async () => String(await freePort());
+  // Asked for all at once, so the OS hands out distinct ones.
+  const free = (await Promise.all(Array.from({ length: 10 }, () => freePort()))).map(String);
+  expect(new Set(free).size).toBe(free.length);
+  const [auth, m1, m2, o1, o2, w1, w2, w3, g1, g2] = free as [string, ...string[]];
   const ports = {
-    auth: await port(),
-    machines: [await port(), await port()],
-    operations: [await port(), await port()],
-    workers: [await port(), await port(), await port()],
-    gateways: [await port(), await port()],
+    auth,
+    machines: [m1, m2] as string[],
+    operations: [o1, o2] as string[],
+    workers: [w1, w2, w3] as string[],
+    gateways: [g1, g2] as string[],
   };
   const local = (p: string) => `http://127.0.0.1:${p}`;
   const common = {

@@ -29,8 +29,9 @@ export async function startSystem(
   overrides: Record<string, string> = {},
   options: { processes?: ProcessName[]; compiled?: boolean } = {},
 ): Promise<RunningSystem> {
-  const ports: Record<string, string> = {};
-  for (const p of processes) ports[p.portVariable] = String(await freePort());
+  // Asked for all at once, so the OS hands out distinct ones.
+  const free = await Promise.all(processes.map(() => freePort()));
+  const ports = Object.fromEntries(processes.map((p, i) => [p.portVariable, String(free[i])]));
   const env: Record<string, string> = {
     ...testInfrastructure('e2e'),
     ...ports,
