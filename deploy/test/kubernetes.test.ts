@@ -21,7 +21,13 @@ type K8sObject = {
 const overlays = ['dev', 'prod', 'prod-keda'] as const;
 
 function render(overlay: string): K8sObject[] {
-  const yaml = execFileSync('kubectl', ['kustomize', `${root}/deploy/k8s/overlays/${overlay}`], { encoding: 'utf8' });
+  let yaml: string;
+  try {
+    yaml = execFileSync('kubectl', ['kustomize', `${root}/deploy/k8s/overlays/${overlay}`], { encoding: 'utf8' });
+  } catch (error) {
+    const missing = (error as { code?: string }).code === 'ENOENT';
+    throw new Error(missing ? 'kubectl is not installed: it renders the overlays (kubectl kustomize)' : String(error));
+  }
   return parseAllDocuments(yaml).map((doc) => doc.toJS() as K8sObject);
 }
 const rendered = Object.fromEntries(overlays.map((o) => [o, render(o)])) as Record<
