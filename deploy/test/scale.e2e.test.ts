@@ -21,8 +21,8 @@ import { buildDist } from '../../scripts/build-dist';
  * APIs and 3 workers, run from the production build as separate processes on one Postgres, Redis
  * and NATS (this run's own database and prefixes), all started at once on an empty database. A
  * mixed load goes through both gateways; then every command was driven and ended exactly once,
- * every event was applied once, each schema was migrated by one process, and the rate limit held
- * across the gateways.
+ * every event was applied once, each schema was migrated by one process, and the rate limit and
+ * signed-out tokens held across the gateways.
  */
 const NATS_URL = 'nats://127.0.0.1:4222';
 const REDIS_URL = 'redis://127.0.0.1:6379';
@@ -268,11 +268,29 @@ describe('two of every process, three workers', () => {
     // Another client, through either gateway, is counted on its own.
     expect((await clientAs('10.99.0.2').call(gateways[1] as string, 'GET', '/api/me/')).status).toBe(401);
   });
+
+  it('refuses through one gateway a refresh token signed out through the other', async () => {
+    const client = clientAs('10.99.0.3');
+    const [one, other] = gateways as [string, string];
+    const user = await client.signUp(one, 'scale_signout');
+    const rotated = await client.call(other, 'POST', '/api/token/refresh/', undefined, { refresh: user.refresh });
+    expect(rotated.status).toBe(200);
+    const current = { ...user, access: rotated.body.result.access, refresh: rotated.body.result.refresh };
+    expect((await client.call(one, 'POST', '/api/sign-out/', current, { refresh: current.refresh })).status).toBe(200);
+    expect(
+      (await client.call(other, 'POST', '/api/token/refresh/', undefined, { refresh: current.refresh })).status,
+    ).toBe(401);
+    // The rotated-away token is refused as well, through either gateway.
+    expect((await client.call(one, 'POST', '/api/token/refresh/', undefined, { refresh: user.refresh })).status).toBe(
+      401,
+    );
+  });
 });
 
 interface User {
   id: number;
   access: string;
+  refresh: string;
 }
 
 /** A client behind a proxy: every request says, through X-Forwarded-For, which address it is. */
@@ -300,7 +318,8 @@ function clientAs(address: string) {
       last_name: 'Test',
     });
     if (response.status !== 201) throw new Error(`sign-up: ${response.status} ${JSON.stringify(response.body)}`);
-    return { id: response.body.result.user.id, access: response.body.result.token.access };
+    const { user, token } = response.body.result;
+    return { id: user.id, access: token.access, refresh: token.refresh };
   }
   return { call, signUp };
 }
