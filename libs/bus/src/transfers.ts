@@ -30,7 +30,12 @@ export async function readTransfer(bus: Bus, key: string): Promise<unknown> {
   return data ? (JSON.parse(new TextDecoder().decode(data)) as unknown) : undefined;
 }
 
+/** Forgets `key`; never throws (an entry left behind expires by itself). */
 export async function deleteTransfer(bus: Bus, key: string): Promise<void> {
-  const store = await openTransfers(bus);
-  await store.delete(key).catch(() => undefined);
+  try {
+    const store = await openTransfers(bus);
+    await store.delete(key);
+  } catch {
+    // expires with the bucket's TTL
+  }
 }

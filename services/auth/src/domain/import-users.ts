@@ -50,6 +50,18 @@ function duplicatesWithin(rows: ImportedUser[]): string[] {
   return conflicts;
 }
 
+/** Why a row cannot be written beside `users`: a conflict that stops the import, or a skip. */
+function obstacleTo(row: ImportedUser, users: HeldUser[]): { conflict: string } | { skip: string } | undefined {
+  const byId = users.find((u) => u.id === row.id);
+  if (byId) {
+    const hint = byId.username === ADMIN_USERNAME ? ' (--replace-admin replaces our admin and frees its id)' : '';
+    return { conflict: `user id ${row.id} (${row.username}) is taken by our user ${byId.username}${hint}` };
+  }
+  if (users.some((u) => u.username === row.username)) return { skip: 'username_taken' };
+  if (row.email !== '' && users.some((u) => lower(u.email) === lower(row.email))) return { skip: 'email_taken' };
+  return undefined;
+}
+
 /**
  * Decides, for every user of the old service, whether it is written, there already (an earlier
  * run), skipped (its username or email belongs to another of our users) or a conflict that stops the
@@ -61,40 +73,33 @@ export function planUserImport(rows: ImportedUser[], held: HeldUsers, replaceAdm
   reply.conflicts.push(...duplicatesWithin(rows));
 
   const ourAdmin = held.users.find((u) => u.username === ADMIN_USERNAME && !held.importedIds.has(u.id));
-  let replacedAdminId: number | undefined;
-  // The admin being replaced frees its username, email and id for the old one.
-  const others = (row: ImportedUser) =>
-    held.users.filter((u) => !(replaceAdmin && row.username === ADMIN_USERNAME && u.id === ourAdmin?.id));
+  const withoutOurAdmin = held.users.filter((u) => u !== ourAdmin);
+  const oldAdmin = rows.find((r) => r.username === ADMIN_USERNAME && !held.importedIds.has(r.id));
+  // The old admin replaces ours only when asked and when nothing else stands in its way; ours is
+  // then deleted, which frees its id, username and email for every row.
+  const adminObstacle = oldAdmin && obstacleTo(oldAdmin, withoutOurAdmin);
+  const replacing = replaceAdmin && ourAdmin !== undefined && oldAdmin !== undefined && adminObstacle === undefined;
+  const candidates = replacing ? withoutOurAdmin : held.users;
 
   for (const row of [...rows].sort((a, b) => a.id - b.id)) {
     if (held.importedIds.has(row.id)) {
       reply.present.push(row.id);
       continue;
     }
-    if (row.username === ADMIN_USERNAME && ourAdmin && !replaceAdmin) {
-      reply.skipped.push({ id: row.id, reason: 'admin_kept' });
-      reply.mapped.push({ id: row.id, to: ourAdmin.id });
-      continue;
+    let obstacle = obstacleTo(row, candidates);
+    if (row === oldAdmin && ourAdmin && !replacing) {
+      // Ours stays; the old admin's machines and history become ours.
+      obstacle = !replaceAdmin ? { skip: 'admin_kept' } : adminObstacle;
+      if (obstacle && 'skip' in obstacle) reply.mapped.push({ id: row.id, to: ourAdmin.id });
     }
-    const candidates = others(row);
-    const byId = candidates.find((u) => u.id === row.id);
-    if (byId) {
-      reply.conflicts.push(`user id ${row.id} (${row.username}) is taken by our user ${byId.username}`);
-      continue;
+    if (obstacle && 'conflict' in obstacle) reply.conflicts.push(obstacle.conflict);
+    else if (obstacle) reply.skipped.push({ id: row.id, reason: obstacle.skip });
+    else {
+      reply.imported.push(row.id);
+      inserts.push(row);
     }
-    if (candidates.some((u) => u.username === row.username)) {
-      reply.skipped.push({ id: row.id, reason: 'username_taken' });
-      continue;
-    }
-    if (row.email !== '' && candidates.some((u) => lower(u.email) === lower(row.email))) {
-      reply.skipped.push({ id: row.id, reason: 'email_taken' });
-      continue;
-    }
-    if (row.username === ADMIN_USERNAME && ourAdmin) replacedAdminId = ourAdmin.id;
-    reply.imported.push(row.id);
-    inserts.push(row);
   }
-  return { reply, inserts, replacedAdminId };
+  return { reply, inserts, replacedAdminId: replacing ? ourAdmin?.id : undefined };
 }
 
 /** The users table's side of an import: reads and writes inside one transaction. */

@@ -103,6 +103,7 @@ export async function runImport(
         0;
     }
     const empty = { imported: [], present: [], skipped: [], conflicts: [] };
+    const written = new Set([...(outcome.history?.reply.imported ?? []), ...(outcome.history?.reply.present ?? [])]);
     return {
       runId,
       source: source.name,
@@ -122,7 +123,8 @@ export async function runImport(
           ...data.leftOut.history,
           ...(outcome.history?.left.skipped ?? []),
         ]),
-        shifted: data.shifted,
+        // The entries written with a corrected time (or written so by an earlier run).
+        shifted: data.shifted.filter((id) => written.has(id)),
         sourceTimezone: options.sourceTimezone ?? null,
       },
       conflicts,
