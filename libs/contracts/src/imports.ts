@@ -17,11 +17,17 @@ const importRequestSchema = z.object({
 /** A row the service left out, and why (`username_taken`, `email_taken`, …). */
 export const importSkipSchema = z.object({ id: z.number().int(), reason: z.string() });
 
+/**
+ * Ids as inclusive ranges (`[[1, 250], [300, 300]]`): a reply about a million history entries stays
+ * far below a NATS message's size limit.
+ */
+const idRangesSchema = z.array(z.tuple([z.number().int(), z.number().int()]));
+
 const importReplyBase = z.object({
   /** Ids written by this run (with `apply: false`: the ids that would be). */
-  imported: z.array(z.number().int()),
+  imported: idRangesSchema,
   /** Ids that are there already, as an earlier run wrote them. */
-  present: z.array(z.number().int()),
+  present: idRangesSchema,
   skipped: z.array(importSkipSchema),
   /** Anything that stops the whole import (an id taken by another row, two rows for one email). */
   conflicts: z.array(z.string()),
@@ -94,3 +100,53 @@ export type HistoryImportPart = z.infer<typeof historyImportPartSchema>;
 export type ImportReply = z.infer<typeof importReplyBase>;
 export type UsersImportReply = z.infer<typeof usersImportReplySchema>;
 export type ImportSkip = z.infer<typeof importSkipSchema>;
+
+/** What a service did (or would do) with its part, ids listed one by one. */
+export interface ImportOutcome {
+  imported: number[];
+  present: number[];
+  skipped: ImportSkip[];
+  conflicts: string[];
+}
+export interface UsersImportOutcome extends ImportOutcome {
+  mapped: { id: number; to: number }[];
+}
+
+/** Conflicts listed in a reply; the rest are counted (a used system may conflict on every row). */
+const CONFLICTS_LISTED = 50;
+
+export function toIdRanges(ids: number[]): [number, number][] {
+  const sorted = [...new Set(ids)].sort((a, b) => a - b);
+  const ranges: [number, number][] = [];
+  for (const id of sorted) {
+    const last = ranges[ranges.length - 1];
+    if (last && id === last[1] + 1) last[1] = id;
+    else ranges.push([id, id]);
+  }
+  return ranges;
+}
+
+export function fromIdRanges(ranges: [number, number][]): number[] {
+  const ids: number[] = [];
+  for (const [first, last] of ranges) for (let id = first; id <= last; id++) ids.push(id);
+  return ids;
+}
+
+export function encodeImportReply<O extends ImportOutcome>(outcome: O): Omit<O, 'imported' | 'present'> & ImportReply {
+  const { conflicts } = outcome;
+  return {
+    ...outcome,
+    imported: toIdRanges(outcome.imported),
+    present: toIdRanges(outcome.present),
+    conflicts:
+      conflicts.length > CONFLICTS_LISTED
+        ? [...conflicts.slice(0, CONFLICTS_LISTED), `… and ${conflicts.length - CONFLICTS_LISTED} more conflicts`]
+        : conflicts,
+  };
+}
+
+export function decodeImportReply<R extends ImportReply>(
+  reply: R,
+): Omit<R, 'imported' | 'present'> & { imported: number[]; present: number[] } {
+  return { ...reply, imported: fromIdRanges(reply.imported), present: fromIdRanges(reply.present) };
+}

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type Bus, connectBus, putTransfer, request } from '@imm/bus';
-import type { ImportedUser, UsersImportReply } from '@imm/contracts';
+import { decodeImportReply, type ImportedUser, type UsersImportOutcome } from '@imm/contracts';
 import { createLogger } from '@imm/logging';
 import { dropStreams, query } from '@imm/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,7 +33,7 @@ async function importUsers(users: ImportedUser[], options: { apply: boolean; rep
   const runId = randomUUID();
   const part = `test.${runId}.users`;
   await putTransfer(bus, part, { users, replace_admin: options.replaceAdmin ?? false });
-  return request(bus, 'auth.import.users', { run_id: runId, part, apply: options.apply });
+  return decodeImportReply(await request(bus, 'auth.import.users', { run_id: runId, part, apply: options.apply }));
 }
 
 const userCount = async () =>
@@ -90,7 +90,7 @@ describe('auth.import.users', () => {
 
   it('--replace-admin: the old admin replaces ours, keeping its id and hash', async () => {
     expect((await signIn('admin', '1qaz2wsx')).status).toBe(200);
-    const reply: UsersImportReply = await importUsers([oldAdmin, kim], { apply: true, replaceAdmin: true });
+    const reply: UsersImportOutcome = await importUsers([oldAdmin, kim], { apply: true, replaceAdmin: true });
     expect(reply).toMatchObject({ imported: [1, 20], present: [], skipped: [], conflicts: [], mapped: [] });
     expect((await signIn('admin', '1qaz2wsx')).status).toBe(401);
     const admin = await signIn('admin', 'old-admin-secret');

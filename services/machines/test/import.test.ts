@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { putTransfer, request } from '@imm/bus';
-import type { ImportedMachine } from '@imm/contracts';
+import { decodeImportReply, type ImportedMachine } from '@imm/contracts';
 import { query } from '@imm/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, type Harness, startHarness } from './harness';
@@ -30,7 +30,7 @@ async function importMachines(machines: ImportedMachine[], apply: boolean) {
   const runId = randomUUID();
   const part = `test.${runId}.machines`;
   await putTransfer(harness.bus, part, { machines });
-  return request(harness.bus, 'machines.import.machines', { run_id: runId, part, apply });
+  return decodeImportReply(await request(harness.bus, 'machines.import.machines', { run_id: runId, part, apply }));
 }
 
 // Connections of their own, closed after each statement (the harness's pool races its database drop).

@@ -1,3 +1,4 @@
+import { decodeImportReply, encodeImportReply } from '@imm/contracts';
 import { describe, expect, it } from 'vitest';
 import { convertOldData, correctedInstant, endpointOf } from '../src/domain/convert';
 import { instantOf } from '../src/domain/old-rows';
@@ -144,5 +145,24 @@ describe('the report', () => {
   it('lists ids as ranges', () => {
     expect(idRanges([5, 1, 2, 3, 7, 8, 8])).toBe('1–3, 5, 7–8');
     expect(idRanges([])).toBe('');
+  });
+});
+
+describe('replies on the wire', () => {
+  it('carry ids as ranges and at most 50 conflicts', () => {
+    const outcome = {
+      imported: [1, 2, 3, 7],
+      present: [],
+      skipped: [],
+      conflicts: Array.from({ length: 60 }, (_, i) => `conflict ${i}`),
+    };
+    const reply = encodeImportReply(outcome);
+    expect(reply.imported).toEqual([
+      [1, 3],
+      [7, 7],
+    ]);
+    expect(reply.conflicts).toHaveLength(51);
+    expect(reply.conflicts[50]).toBe('… and 10 more conflicts');
+    expect(decodeImportReply(reply).imported).toEqual([1, 2, 3, 7]);
   });
 });

@@ -1,4 +1,4 @@
-import type { ImportedUser, UsersImportReply } from '@imm/contracts';
+import type { ImportedUser, UsersImportOutcome } from '@imm/contracts';
 import { ADMIN_USERNAME } from './accounts';
 
 /** A user this service holds, as far as an import needs to know it. */
@@ -17,7 +17,7 @@ export interface HeldUsers {
 }
 
 export interface UserImportPlan {
-  reply: UsersImportReply;
+  reply: UsersImportOutcome;
   /** The rows to insert, in id order. */
   inserts: ImportedUser[];
   /** Our `admin`, when the old one replaces it. */
@@ -68,7 +68,7 @@ function obstacleTo(row: ImportedUser, users: HeldUser[]): { conflict: string } 
  * whole import (its id belongs to another user: ids are kept, so it cannot move).
  */
 export function planUserImport(rows: ImportedUser[], held: HeldUsers, replaceAdmin: boolean): UserImportPlan {
-  const reply: UsersImportReply = { imported: [], present: [], skipped: [], conflicts: [], mapped: [] };
+  const reply: UsersImportOutcome = { imported: [], present: [], skipped: [], conflicts: [], mapped: [] };
   const inserts: ImportedUser[] = [];
   reply.conflicts.push(...duplicatesWithin(rows));
 
@@ -121,7 +121,7 @@ export interface UserImportStore {
 export async function importUsers(
   store: UserImportStore,
   input: { runId: string; users: ImportedUser[]; replaceAdmin: boolean; apply: boolean },
-): Promise<UsersImportReply> {
+): Promise<UsersImportOutcome> {
   return store.transaction(async (tx) => {
     const plan = planUserImport(input.users, await tx.held(input.users), input.replaceAdmin);
     if (!input.apply || plan.reply.conflicts.length > 0 || plan.inserts.length === 0) return plan.reply;

@@ -1,5 +1,5 @@
 import { type Bus, readTransfer, serveRequests } from '@imm/bus';
-import { usersImportPartSchema } from '@imm/contracts';
+import { encodeImportReply, usersImportPartSchema } from '@imm/contracts';
 import { importUsers, type UserImportStore } from '../domain/import-users';
 
 /**
@@ -13,11 +13,13 @@ export function serveImportUsers(bus: Bus, store: UserImportStore): { stop(): Pr
       const conflict = `the users part ${part} is missing or malformed: ${parsed.error.message}`;
       return { imported: [], present: [], skipped: [], conflicts: [conflict], mapped: [] };
     }
-    return importUsers(store, {
-      runId: run_id,
-      users: parsed.data.users,
-      replaceAdmin: parsed.data.replace_admin,
-      apply,
-    });
+    return encodeImportReply(
+      await importUsers(store, {
+        runId: run_id,
+        users: parsed.data.users,
+        replaceAdmin: parsed.data.replace_admin,
+        apply,
+      }),
+    );
   });
 }

@@ -1,4 +1,4 @@
-import type { ImportedMachine, ImportReply } from '@imm/contracts';
+import type { ImportedMachine, ImportOutcome } from '@imm/contracts';
 
 /** What the machine table holds that an import's rows could collide with. */
 export interface HeldMachines {
@@ -15,8 +15,8 @@ export interface HeldMachines {
 export function planMachineImport(
   rows: ImportedMachine[],
   held: HeldMachines,
-): { reply: ImportReply; inserts: ImportedMachine[] } {
-  const reply: ImportReply = { imported: [], present: [], skipped: [], conflicts: [] };
+): { reply: ImportOutcome; inserts: ImportedMachine[] } {
+  const reply: ImportOutcome = { imported: [], present: [], skipped: [], conflicts: [] };
   const inserts: ImportedMachine[] = [];
   const seen = new Set<number>();
   for (const row of [...rows].sort((a, b) => a.id - b.id)) {
@@ -57,7 +57,7 @@ export interface MachineImportStore {
 export async function importMachines(
   store: MachineImportStore,
   input: { runId: string; machines: ImportedMachine[]; apply: boolean },
-): Promise<ImportReply> {
+): Promise<ImportOutcome> {
   return store.transaction(async (tx) => {
     const plan = planMachineImport(input.machines, await tx.held(input.machines.map((m) => m.id)));
     if (!input.apply || plan.reply.conflicts.length > 0 || plan.inserts.length === 0) return plan.reply;

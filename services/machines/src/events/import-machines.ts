@@ -1,5 +1,5 @@
 import { type Bus, readTransfer, serveRequests } from '@imm/bus';
-import { machinesImportPartSchema } from '@imm/contracts';
+import { encodeImportReply, machinesImportPartSchema } from '@imm/contracts';
 import { importMachines, type MachineImportStore } from '../domain/import-machines';
 
 /**
@@ -14,6 +14,6 @@ export function serveImportMachines(bus: Bus, store: MachineImportStore): { stop
       const conflict = `the machines part ${part} is missing or malformed: ${parsed.error.message}`;
       return { imported: [], present: [], skipped: [], conflicts: [conflict] };
     }
-    return importMachines(store, { runId: run_id, machines: parsed.data.machines, apply });
+    return encodeImportReply(await importMachines(store, { runId: run_id, machines: parsed.data.machines, apply }));
   });
 }

@@ -1,4 +1,4 @@
-import type { ImportedHistoryEntry, ImportReply } from '@imm/contracts';
+import type { ImportedHistoryEntry, ImportOutcome } from '@imm/contracts';
 
 /** What the history holds that an import's entries could collide with. */
 export interface HeldEntries {
@@ -15,8 +15,8 @@ export interface HeldEntries {
 export function planHistoryImport(
   rows: ImportedHistoryEntry[],
   held: HeldEntries,
-): { reply: ImportReply; inserts: ImportedHistoryEntry[] } {
-  const reply: ImportReply = { imported: [], present: [], skipped: [], conflicts: [] };
+): { reply: ImportOutcome; inserts: ImportedHistoryEntry[] } {
+  const reply: ImportOutcome = { imported: [], present: [], skipped: [], conflicts: [] };
   const inserts: ImportedHistoryEntry[] = [];
   const seen = new Set<number>();
   for (const row of [...rows].sort((a, b) => a.id - b.id)) {
@@ -56,7 +56,7 @@ export interface HistoryImportStore {
 export async function importHistory(
   store: HistoryImportStore,
   input: { runId: string; entries: ImportedHistoryEntry[]; apply: boolean },
-): Promise<ImportReply> {
+): Promise<ImportOutcome> {
   return store.transaction(async (tx) => {
     const plan = planHistoryImport(input.entries, await tx.held(input.entries.map((e) => e.id)));
     if (!input.apply || plan.reply.conflicts.length > 0 || plan.inserts.length === 0) return plan.reply;

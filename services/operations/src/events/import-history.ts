@@ -1,5 +1,5 @@
 import { type Bus, readTransfer, serveRequests } from '@imm/bus';
-import { historyImportPartSchema } from '@imm/contracts';
+import { encodeImportReply, historyImportPartSchema } from '@imm/contracts';
 import { type HistoryImportStore, importHistory } from '../domain/import-history';
 
 /**
@@ -14,6 +14,6 @@ export function serveImportHistory(bus: Bus, store: HistoryImportStore): { stop(
       const conflict = `the history part ${part} is missing or malformed: ${parsed.error.message}`;
       return { imported: [], present: [], skipped: [], conflicts: [conflict] };
     }
-    return importHistory(store, { runId: run_id, entries: parsed.data.entries, apply });
+    return encodeImportReply(await importHistory(store, { runId: run_id, entries: parsed.data.entries, apply }));
   });
 }

@@ -1,4 +1,5 @@
 import { type Bus, deleteTransfer, putTransfer, request } from '@imm/bus';
+import { decodeImportReply } from '@imm/contracts';
 import type { ImportServices } from '../domain/run-import';
 
 /** How long a service may take to check or write its part (a large history takes a while). */
@@ -27,11 +28,17 @@ export function busImportServices(bus: Bus): ImportServices {
 
   return {
     users: async (runId, part, apply) =>
-      request(bus, 'auth.import.users', await payload(runId, 'users', part, apply), TIMEOUT_MS),
+      decodeImportReply(
+        await request(bus, 'auth.import.users', await payload(runId, 'users', part, apply), TIMEOUT_MS),
+      ),
     machines: async (runId, part, apply) =>
-      request(bus, 'machines.import.machines', await payload(runId, 'machines', part, apply), TIMEOUT_MS),
+      decodeImportReply(
+        await request(bus, 'machines.import.machines', await payload(runId, 'machines', part, apply), TIMEOUT_MS),
+      ),
     history: async (runId, part, apply) =>
-      request(bus, 'operations.import.history', await payload(runId, 'history', part, apply), TIMEOUT_MS),
+      decodeImportReply(
+        await request(bus, 'operations.import.history', await payload(runId, 'history', part, apply), TIMEOUT_MS),
+      ),
     async finish(runId) {
       for (const key of stored.keys()) if (key.includes(runId)) await deleteTransfer(bus, key);
     },

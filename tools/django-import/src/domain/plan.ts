@@ -1,9 +1,15 @@
-import type { ImportedHistoryEntry, ImportedMachine, ImportReply, ImportSkip, UsersImportReply } from '@imm/contracts';
+import type {
+  ImportedHistoryEntry,
+  ImportedMachine,
+  ImportOutcome,
+  ImportSkip,
+  UsersImportOutcome,
+} from '@imm/contracts';
 import { OperationResult } from '@imm/contracts';
 import type { ConvertedData } from './convert';
 
 /** Old user id → the id of ours that stands for it (itself, or our admin for the old one). */
-export function userMapOf(reply: UsersImportReply): Map<number, number> {
+export function userMapOf(reply: UsersImportOutcome): Map<number, number> {
   const map = new Map<number, number>();
   for (const id of [...reply.imported, ...reply.present]) map.set(id, id);
   for (const { id, to } of reply.mapped) map.set(id, to);
@@ -60,4 +66,4 @@ export function withAppliedOperations(machines: ImportedMachine[], entries: Impo
   return machines.map((m) => ({ ...m, last_operation_id: newest.get(m.id) ?? null }));
 }
 
-export const emptyReply = (): ImportReply => ({ imported: [], present: [], skipped: [], conflicts: [] });
+export const emptyReply = (): ImportOutcome => ({ imported: [], present: [], skipped: [], conflicts: [] });

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type {
   HistoryImportPart,
-  ImportReply,
+  ImportOutcome,
   ImportSkip,
   MachinesImportPart,
   UsersImportPart,
-  UsersImportReply,
+  UsersImportOutcome,
 } from '@imm/contracts';
 import { type ConvertedData, convertOldData, type LeftOut } from './convert';
 import type { OldData } from './old-rows';
@@ -13,9 +13,9 @@ import { historyToImport, machinesToImport, userMapOf, withAppliedOperations } f
 
 /** The services, each checking (`apply: false`) or writing its part in its own schema. */
 export interface ImportServices {
-  users(runId: string, part: UsersImportPart, apply: boolean): Promise<UsersImportReply>;
-  machines(runId: string, part: MachinesImportPart, apply: boolean): Promise<ImportReply>;
-  history(runId: string, part: HistoryImportPart, apply: boolean): Promise<ImportReply>;
+  users(runId: string, part: UsersImportPart, apply: boolean): Promise<UsersImportOutcome>;
+  machines(runId: string, part: MachinesImportPart, apply: boolean): Promise<ImportOutcome>;
+  history(runId: string, part: HistoryImportPart, apply: boolean): Promise<ImportOutcome>;
   /** Forgets the run's parts. */
   finish(runId: string): Promise<void>;
 }
@@ -49,7 +49,7 @@ export interface ImportReport {
   ignoredModels: Record<string, number>;
 }
 
-const kindReport = (reply: ImportReply, leftOut: (LeftOut | ImportSkip)[] = []): KindReport => ({
+const kindReport = (reply: ImportOutcome, leftOut: (LeftOut | ImportSkip)[] = []): KindReport => ({
   imported: reply.imported,
   present: reply.present,
   skipped: [...leftOut, ...reply.skipped],
