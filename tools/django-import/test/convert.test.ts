@@ -69,6 +69,10 @@ describe('--source-timezone', () => {
     expect(correctedInstant('2026-03-01T09:00:00.000Z', 'Asia/Seoul')).toBe('2026-03-01T00:00:00.000Z');
     expect(correctedInstant('2026-01-15T12:00:00.000Z', 'America/New_York')).toBe('2026-01-15T17:00:00.000Z');
     expect(correctedInstant('2026-07-15T12:00:00.000Z', 'America/New_York')).toBe('2026-07-15T16:00:00.000Z');
+    // Either side of New York's spring-forward night (02:00 EST → 03:00 EDT on 8 March 2026).
+    expect(correctedInstant('2026-03-08T01:30:00.000Z', 'America/New_York')).toBe('2026-03-08T06:30:00.000Z');
+    expect(correctedInstant('2026-03-08T03:30:00.000Z', 'America/New_York')).toBe('2026-03-08T07:30:00.000Z');
+    expect(correctedInstant('2026-07-15T12:00:00.000Z', 'Asia/Kolkata')).toBe('2026-07-15T06:30:00.000Z');
     expect(correctedInstant('2026-07-15T12:00:00.000Z', 'UTC')).toBe('2026-07-15T12:00:00.000Z');
     expect(correctedInstant('2026-07-15T12:00:00.000Z', undefined)).toBe('2026-07-15T12:00:00.000Z');
   });

@@ -1,5 +1,5 @@
 import type { ImportedUser } from '@imm/contracts';
-import type { Database, EntityManager } from '@imm/db';
+import { type Database, type EntityManager, executeBound } from '@imm/db';
 import type { HeldUser, UserImportStore, UserImportTransaction } from '../domain/import-users';
 import { recordUsersImported } from '../events/users-imported';
 
@@ -38,7 +38,8 @@ function transactionOf(em: EntityManager, recorded: { count: number }): UserImpo
 
     async insertUsers(rows: ImportedUser[], runId: string) {
       // One parameter however many rows: Postgres takes at most 65535 per statement.
-      await em.execute(
+      await executeBound(
+        em,
         `insert into users (id, username, email, password, first_name, last_name, is_staff, is_active,
                             is_superuser, last_login, date_joined)
          select id, username, email, password, first_name, last_name, is_staff, is_active,

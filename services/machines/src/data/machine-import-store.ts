@@ -1,5 +1,5 @@
 import type { ImportedMachine } from '@imm/contracts';
-import type { Database, EntityManager } from '@imm/db';
+import { type Database, type EntityManager, executeBound } from '@imm/db';
 import type { MachineImportStore, MachineImportTransaction } from '../domain/import-machines';
 import { recordMachinesImported } from '../events/machines-imported';
 
@@ -28,7 +28,8 @@ function transactionOf(em: EntityManager, recorded: { count: number }): MachineI
 
     async insertMachines(rows: ImportedMachine[], runId: string) {
       // One parameter however many rows: Postgres takes at most 65535 per statement.
-      await em.execute(
+      await executeBound(
+        em,
         `insert into machine (id, name, location, status, owner_id, endpoint, created_at, updated_at, last_operation_id)
          select id, name, location, status, owner_id, endpoint, created_at, updated_at, last_operation_id
          from jsonb_to_recordset(?::jsonb) as r(id integer, name text, location text, status smallint,

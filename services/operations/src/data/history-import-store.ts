@@ -1,5 +1,5 @@
 import type { ImportedHistoryEntry } from '@imm/contracts';
-import type { Database, EntityManager } from '@imm/db';
+import { type Database, type EntityManager, executeBound } from '@imm/db';
 import type { HistoryImportStore, HistoryImportTransaction } from '../domain/import-history';
 import { recordHistoryImported } from '../events/history-imported';
 
@@ -24,7 +24,8 @@ function transactionOf(em: EntityManager, recorded: { count: number }): HistoryI
     async insertEntries(rows: ImportedHistoryEntry[]) {
       // One parameter however many rows: Postgres takes at most 65535 per statement. The old
       // service recorded no finishing time, message or endpoint.
-      await em.execute(
+      await executeBound(
+        em,
         `insert into operation (id, request_datetime, command, worker, machine_id, machine_owner_id, result,
                                 created_at, imported_at)
          select id, request_datetime, command, worker, machine_id, machine_owner_id, result, created_at, now()
