@@ -338,6 +338,7 @@ describe('importing from the old database, then again from a dumpdata file', () 
     const admin = (await signIn('admin', OUR_ADMIN_PASSWORD)).body.result.token.access;
     const machine1 = await api.call('GET', '/api/machines/1/history/', { token: admin });
     expect(machine1.status).toBe(200);
+    expect(machine1.body.result.count).toBe(3);
     const imported = machine1.body.result.results.filter((e: { id: number }) => e.id <= 12);
     expect(imported.map((e: Row) => [e.id, e.command, e.worker, e.machine_owner_id, e.result])).toEqual([
       [4, 'START', 10, 10, 4],
@@ -349,6 +350,7 @@ describe('importing from the old database, then again from a dumpdata file', () 
 
     const lee = (await signIn('lee', passwords.lee)).body.result.token.access;
     const mine = await api.call('GET', '/api/machines/history/', { token: lee });
+    expect(mine.body.result.count).toBe(2);
     expect(mine.body.result.results.map((e: Row) => [e.id, e.command, e.result])).toEqual([
       [12, 'START', 7],
       [3, 'START', 1],
