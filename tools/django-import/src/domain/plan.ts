@@ -1,10 +1,4 @@
-import type {
-  ImportedHistoryEntry,
-  ImportedMachine,
-  ImportOutcome,
-  ImportSkip,
-  UsersImportOutcome,
-} from '@imm/contracts';
+import type { ImportedHistoryEntry, ImportedMachine, ImportSkip, UsersImportOutcome } from '@imm/contracts';
 import { OperationResult } from '@imm/contracts';
 import type { ConvertedData } from './convert';
 
@@ -65,5 +59,3 @@ export function withAppliedOperations(machines: ImportedMachine[], entries: Impo
   }
   return machines.map((m) => ({ ...m, last_operation_id: newest.get(m.id) ?? null }));
 }
-
-export const emptyReply = (): ImportOutcome => ({ imported: [], present: [], skipped: [], conflicts: [] });

@@ -34,8 +34,8 @@ export function explain(reason: string): string {
   }
 }
 
-function kindLines(title: string, kind: KindReport, dryRun: boolean): string[] {
-  const verb = dryRun ? 'to import' : 'imported';
+function kindLines(title: string, kind: KindReport): string[] {
+  const verb = kind.written ? 'imported' : 'to import';
   const lines = [
     `${title}: ${kind.imported.length} ${verb}, ${kind.present.length} already there, ${kind.skipped.length} skipped`,
   ];
@@ -48,13 +48,13 @@ function kindLines(title: string, kind: KindReport, dryRun: boolean): string[] {
 export function formatReport(report: ImportReport): string {
   const lines = [
     `Django import from ${report.source}${report.dryRun ? ' (dry run: nothing written)' : ''}`,
-    ...kindLines('users', report.users, report.dryRun),
-    ...kindLines('machines', report.machines, report.dryRun),
+    ...kindLines('users', report.users),
+    ...kindLines('machines', report.machines),
   ];
   if (report.machines.pendingAsError.length > 0) {
     lines.push(`  PENDING in the old service, imported as ERROR: ${idRanges(report.machines.pendingAsError)}`);
   }
-  lines.push(...kindLines('history', report.history, report.dryRun));
+  lines.push(...kindLines('history', report.history));
   if (report.history.sourceTimezone) {
     lines.push(
       report.history.shifted.length > 0
@@ -65,7 +65,14 @@ export function formatReport(report: ImportReport): string {
   const ignored = Object.entries(report.ignoredModels);
   if (ignored.length > 0)
     lines.push(`ignored (not ours to import): ${ignored.map(([m, n]) => `${m} ×${n}`).join(', ')}`);
-  if (!report.ok) {
+  if (!report.ok && report.changed) {
+    // A row created here between the check and the writing: what was written stays, and a second
+    // run finds it there.
+    lines.push(
+      'FAILED after writing part of it (see above; a second run skips what is there):',
+      ...report.conflicts.map((c) => `  ${c}`),
+    );
+  } else if (!report.ok) {
     lines.push('FAILED, nothing imported:', ...report.conflicts.map((c) => `  ${c}`));
   } else if (!report.dryRun) {
     lines.push(report.changed ? 'Done.' : 'Nothing changed: everything was imported before.');

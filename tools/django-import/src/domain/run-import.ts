@@ -27,7 +27,9 @@ export interface ImportOptions {
 }
 
 export interface KindReport {
-  /** Written by this run (dry run: would be). */
+  /** Whether this run wrote this part (false on a dry run, or when a conflict stopped the run). */
+  written: boolean;
+  /** Written by this run (when not `written`: would be). */
   imported: number[];
   /** There already: an earlier run wrote them. */
   present: number[];
@@ -40,7 +42,7 @@ export interface ImportReport {
   dryRun: boolean;
   /** False when a conflict stopped the import; nothing was written then. */
   ok: boolean;
-  /** Whether this run wrote anything. */
+  /** Whether this run wrote any row. */
   changed: boolean;
   users: KindReport;
   machines: KindReport & { pendingAsError: number[] };
@@ -49,7 +51,8 @@ export interface ImportReport {
   ignoredModels: Record<string, number>;
 }
 
-const kindReport = (reply: ImportOutcome, leftOut: (LeftOut | ImportSkip)[] = []): KindReport => ({
+const kindReport = (reply: ImportOutcome, written: boolean, leftOut: (LeftOut | ImportSkip)[] = []): KindReport => ({
+  written,
   imported: reply.imported,
   present: reply.present,
   skipped: [...leftOut, ...reply.skipped],
@@ -92,39 +95,45 @@ export async function runImport(
       ...(o.history?.reply.conflicts ?? []),
     ];
     let conflicts = conflictsOf(outcome);
-    let changed = false;
+    let applied = false;
     if (conflicts.length === 0 && !options.dryRun) {
       outcome = await plan(true);
       conflicts = conflictsOf(outcome);
-      changed =
-        outcome.users.imported.length +
-          (outcome.machines?.reply.imported.length ?? 0) +
-          (outcome.history?.reply.imported.length ?? 0) >
-        0;
+      applied = true;
     }
+    // A part is written when its service found no conflict in the writing pass.
+    const written = {
+      users: applied && outcome.users.conflicts.length === 0,
+      machines: applied && outcome.machines !== undefined && outcome.machines.reply.conflicts.length === 0,
+      history: applied && outcome.history !== undefined && outcome.history.reply.conflicts.length === 0,
+    };
+    const changed =
+      (written.users && outcome.users.imported.length > 0) ||
+      (written.machines && (outcome.machines?.reply.imported.length ?? 0) > 0) ||
+      (written.history && (outcome.history?.reply.imported.length ?? 0) > 0);
     const empty = { imported: [], present: [], skipped: [], conflicts: [] };
-    const written = new Set([...(outcome.history?.reply.imported ?? []), ...(outcome.history?.reply.present ?? [])]);
+    const timed = new Set([...(outcome.history?.reply.imported ?? []), ...(outcome.history?.reply.present ?? [])]);
     return {
       runId,
       source: source.name,
       dryRun: options.dryRun,
       ok: conflicts.length === 0,
       changed,
-      users: kindReport(outcome.users, data.leftOut.users),
+      users: kindReport(outcome.users, written.users, data.leftOut.users),
       machines: {
-        ...kindReport(outcome.machines?.reply ?? empty, [
+        ...kindReport(outcome.machines?.reply ?? empty, written.machines, [
           ...data.leftOut.machines,
           ...(outcome.machines?.owned.skipped ?? []),
         ]),
         pendingAsError: data.pendingAsError,
       },
       history: {
-        ...kindReport(outcome.history?.reply ?? empty, [
+        ...kindReport(outcome.history?.reply ?? empty, written.history, [
           ...data.leftOut.history,
           ...(outcome.history?.left.skipped ?? []),
         ]),
-        // The entries written with a corrected time (or written so by an earlier run).
-        shifted: data.shifted.filter((id) => written.has(id)),
+        // The entries (to be) written with a corrected time, or written so by an earlier run.
+        shifted: data.shifted.filter((id) => timed.has(id)),
         sourceTimezone: options.sourceTimezone ?? null,
       },
       conflicts,
