@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { machineStatusSchema } from './events';
+import { importRequests } from './imports';
 
 /**
  * NATS request/reply contracts, for answers needed at once. Subject: `<BUS_PREFIX>.<name>`.
@@ -34,6 +35,7 @@ export const machineEndpointsReplySchema = z.object({
 export const requests = {
   'machines.machine.get': { request: machineGetRequestSchema, reply: machineGetReplySchema },
   'machines.machine.endpoints': { request: machineEndpointsRequestSchema, reply: machineEndpointsReplySchema },
+  ...importRequests,
 } as const;
 
 export type RequestName = keyof typeof requests;
