@@ -1,0 +1,251 @@
+/**
+ * `npm run bench`: starts the system as `npm start` does (or takes a running server by `--url`),
+ * seeds it through the API, puts each endpoint under load through the gateway and directly on the
+ * service behind it, runs commands end to end, reads every process's memory before and after, and
+ * optionally measures latency as the data grows. Prints tables and writes the same as JSON under
+ * bench/results/. See bench/README.md.
+ */
+import type { ApiClient } from './src/api';
+import {
+  CommandCycler,
+  drainCommands,
+  type SequentialResult,
+  type SustainedResult,
+  sequentialCommands,
+  sustainedCommands,
+} from './src/commands';
+import { type Endpoint, endpoints, getOneDuringSignIns } from './src/endpoints';
+import { type GrowthResult, runGrowth } from './src/growth';
+import { type LoadSpec, runLoad } from './src/load';
+import { type BenchOptions, parseOptions, usage } from './src/options';
+import { matchingMemory, type ProcessMemory, systemMemory } from './src/processes';
+import { formatComparison, formatResult } from './src/report';
+import { type BenchResult, currentLoadavg, describeHost, type LoadRow, writeResult } from './src/result';
+import { type Seed, seedThroughApi } from './src/seed-api';
+import { defaultCommand, type StartedSystem, startSystem } from './src/system';
+
+const began = Date.now();
+const log = (line: string) =>
+  process.stderr.write(`[bench ${((Date.now() - began) / 1000).toFixed(1).padStart(5)} s] ${line}\n`);
+
+/** The server being measured: one the harness started, or one given by URL. */
+interface Target {
+  url: string;
+  system?: StartedSystem;
+  memory(): ProcessMemory[];
+}
+
+const wanted = (options: BenchOptions, name: string) =>
+  options.only.length === 0 || options.only.some((part) => name.includes(part));
+
+async function measure(options: BenchOptions): Promise<BenchResult> {
+  const host = describeHost();
+  const startedAt = new Date().toISOString();
+  const command = options.command ?? defaultCommand;
+  let target: Target;
+  if (options.url) {
+    target = { url: options.url, memory: () => matchingMemory(options.processPatterns) };
+  } else {
+    log(`starting the system: ${command}`);
+    const system = await startSystem(command, options.env);
+    target = { url: system.url, system, memory: () => systemMemory(system.processGroup, system.ports) };
+    log(`ready at ${system.url} (log: ${system.logFile})`);
+  }
+  const stopOnSignal = () => {
+    void target.system?.stop({ keep: options.keep }).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', stopOnSignal);
+  process.once('SIGTERM', stopOnSignal);
+
+  let failed = false;
+  try {
+    log(`seeding a user and ${options.machines} machines through the API`);
+    const seed = await seedThroughApi(target.url, options.machines);
+    const signIn = async () => (await seed.anonymous.signIn(seed.username, seed.password)).client;
+    const memoryBefore = target.memory();
+
+    const load: LoadRow[] = [];
+    const drains: BenchResult['drains'] = [];
+    const cycler = new CommandCycler(seed.commandMachines);
+    for (const endpoint of endpoints) {
+      if (!wanted(options, endpoint.name)) continue;
+      const vias: [string, string][] = [['gateway', target.url]];
+      if (target.system && !options.gatewayOnly && !endpoint.gatewayOnly) {
+        vias.push([endpoint.service, target.system.services[endpoint.service]]);
+      }
+      for (const [via, baseUrl] of vias) {
+        const client = await signIn();
+        const row = await measureEndpoint(options, endpoint, via, baseUrl, client, seed, cycler, drains);
+        load.push(row);
+        log(`${endpoint.name} via ${via}: ${row.result.rps} req/s, p50 ${row.result.latency.p50} ms`);
+      }
+      if (endpoint.name === 'sign-in' && wanted(options, getOneDuringSignIns.name)) {
+        load.push(...(await measureGetOneDuringSignIns(options, target.url, await signIn(), seed, cycler)));
+      }
+    }
+
+    const commands: { sequential?: SequentialResult; sustained?: SustainedResult } = {};
+    if (wanted(options, 'commands one at a time')) {
+      const client = await signIn();
+      await drainCommands(client, seed.machines.e2e);
+      log(`commands one at a time: ${options.e2eRuns} runs`);
+      commands.sequential = await sequentialCommands(client, seed.machines.e2e, options.e2eRuns, options.pollMs);
+    }
+    if (wanted(options, 'commands sustained')) {
+      const client = await signIn();
+      await cycler.resync(client);
+      log(`commands sustained: ${options.sustainedDuration} s, ${options.sustainedInFlight} in flight`);
+      commands.sustained = await sustainedCommands(client, cycler, {
+        seconds: options.sustainedDuration,
+        inFlight: options.sustainedInFlight,
+        pollMs: options.sustainedPollMs,
+      });
+      drains.push({ after: 'commands sustained', seconds: await drainCommands(client, seed.machines.e2e) });
+    }
+    const memoryAfter = target.memory();
+
+    let growth: GrowthResult | undefined;
+    if (options.growth) {
+      if (!target.system) log('growth skipped: it seeds the database directly, so it needs the system it started');
+      else {
+        growth = await runGrowth({
+          baseUrl: target.url,
+          databaseUrl: target.system.databaseUrl,
+          anonymous: seed.anonymous,
+          ownerId: seed.userId,
+          machineSizes: options.growthMachines,
+          historySizes: options.growthHistory,
+          seconds: options.growthDuration,
+          log,
+          signIn,
+        });
+      }
+    }
+
+    return {
+      format: 1,
+      label: options.label,
+      target: target.url,
+      started: target.system !== undefined,
+      ...(target.system && { command }),
+      env: options.env,
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      host: { ...host, loadavg: { before: host.loadavg.before, after: currentLoadavg() } },
+      options: {
+        connections: options.connections,
+        duration: options.duration,
+        warmup: options.warmup,
+        machines: options.machines,
+        e2eRuns: options.e2eRuns,
+        sustainedDuration: options.sustainedDuration,
+        sustainedInFlight: options.sustainedInFlight,
+        pollMs: options.pollMs,
+        sustainedPollMs: options.sustainedPollMs,
+        quick: options.quick,
+        growth: options.growth,
+        only: options.only,
+      },
+      seed: { machines: options.machines, commandMachines: seed.commandMachines.length },
+      load,
+      drains,
+      commands,
+      memory: { before: memoryBefore, after: memoryAfter },
+      ...(growth && { growth }),
+    };
+  } catch (error) {
+    failed = true;
+    if (target.system) log(`the system's log is kept in ${target.system.logFile}`);
+    throw error;
+  } finally {
+    process.removeListener('SIGINT', stopOnSignal);
+    process.removeListener('SIGTERM', stopOnSignal);
+    if (target.system) {
+      log('stopping the system');
+      // On failure the log and database stay for a look.
+      await target.system.stop({ keep: options.keep || failed });
+    }
+  }
+}
+
+async function measureEndpoint(
+  options: BenchOptions,
+  endpoint: Endpoint,
+  via: string,
+  baseUrl: string,
+  client: ApiClient,
+  seed: Seed,
+  cycler: CommandCycler,
+  drains: BenchResult['drains'],
+): Promise<LoadRow> {
+  const request = endpoint.request({ seed, cycler });
+  const spec: LoadSpec = {
+    baseUrl,
+    request,
+    token: endpoint.anonymous ? undefined : client.accessToken,
+    connections: options.connections,
+    seconds: Math.max(options.duration, endpoint.minSeconds ?? 0),
+  };
+  if (options.warmup > 0) await runLoad({ ...spec, seconds: options.warmup });
+  await settle(spec);
+  if (endpoint.commands) await drainCommands(client, seed.machines.e2e);
+  const result = await runLoad(spec);
+  if (endpoint.commands) {
+    drains.push({ after: `${endpoint.name} via ${via}`, seconds: await drainCommands(client, seed.machines.e2e) });
+  }
+  const shown = typeof request === 'function' ? request() : request;
+  const path = typeof request === 'function' ? shown.path.replace(/\/\d+\//, '/{id}/') : shown.path;
+  return { endpoint: endpoint.name, via, method: shown.method, path, result };
+}
+
+/**
+ * One request per connection, all answered: the requests a timed run left in flight are done
+ * before the next run starts (the server answers in order), and a quick run's paths are warm.
+ */
+const settle = (spec: LoadSpec) => runLoad({ ...spec, amount: spec.connections });
+
+/** Sign-ins at full load and GET one at a quarter of the connections, at the same time. */
+async function measureGetOneDuringSignIns(
+  options: BenchOptions,
+  baseUrl: string,
+  client: ApiClient,
+  seed: Seed,
+  cycler: CommandCycler,
+): Promise<LoadRow[]> {
+  const { signIn, getOne } = getOneDuringSignIns;
+  const signInRequest = signIn.request({ seed, cycler });
+  const getOneRequest = getOne.request({ seed, cycler });
+  const getOneConnections = Math.max(1, Math.round(options.connections / 4));
+  const seconds = Math.max(options.duration, signIn.minSeconds ?? 0);
+  await settle({ baseUrl, request: signInRequest, connections: options.connections, seconds });
+  const [signIns, gets] = await Promise.all([
+    runLoad({ baseUrl, request: signInRequest, connections: options.connections, seconds }),
+    runLoad({ baseUrl, request: getOneRequest, token: client.accessToken, connections: getOneConnections, seconds }),
+  ]);
+  const path = (request: typeof signInRequest) => (typeof request === 'function' ? '' : request.path);
+  log(`get one during sign-ins: ${gets.rps} req/s, p99 ${gets.latency.p99} ms`);
+  return [
+    { endpoint: 'sign-in (with get one)', via: 'gateway', method: 'POST', path: path(signInRequest), result: signIns },
+    { endpoint: getOneDuringSignIns.name, via: 'gateway', method: 'GET', path: path(getOneRequest), result: gets },
+  ];
+}
+
+export async function runBench(args: string[]): Promise<void> {
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(usage);
+    return;
+  }
+  const options = parseOptions(args);
+  const results: BenchResult[] = [];
+  if (options.baselineUrl) {
+    log(`baseline first: ${options.baselineUrl}`);
+    results.push(await measure({ ...options, url: options.baselineUrl, label: options.baselineLabel, growth: false }));
+  }
+  results.push(await measure(options));
+  for (const result of results) {
+    const file = writeResult(options.resultsDir, result);
+    process.stdout.write(`\n${formatResult(result)}\n\nwritten to ${file}\n`);
+  }
+  const [baseline, main] = results;
+  if (baseline && main) process.stdout.write(`\n${formatComparison(baseline, main)}\n`);
+}

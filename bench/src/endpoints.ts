@@ -1,0 +1,92 @@
+/**
+ * The endpoints under load, in the order they run: reads first, then writes, sign-in, commands, and
+ * the history lists (which then hold the commands just accepted). Each runs through the gateway
+ * and, when the harness started the system, directly against the service behind it.
+ */
+import type { CommandCycler } from './commands';
+import type { LoadRequest, LoadSpec } from './load';
+import type { Seed } from './seed-api';
+import type { ServiceName } from './system';
+
+export interface EndpointContext {
+  seed: Seed;
+  cycler: CommandCycler;
+}
+
+export interface Endpoint {
+  name: string;
+  service: ServiceName;
+  request: (context: EndpointContext) => LoadSpec['request'];
+  /** Sign-in sends no token. */
+  anonymous?: boolean;
+  /** Accepts commands: the backlog is drained before and after it. */
+  commands?: boolean;
+  /** Runs through the gateway only. */
+  gatewayOnly?: boolean;
+  /** Seconds at least, whatever --duration says: a sign-in takes most of a second under this load. */
+  minSeconds?: number;
+}
+
+const get = (path: string): LoadRequest => ({ method: 'GET', path });
+
+export const endpoints: Endpoint[] = [
+  { name: 'list', service: 'machines', request: () => get('/api/machines/?page=1') },
+  {
+    name: 'list filtered+ordered',
+    service: 'machines',
+    request: () => get('/api/machines/?status=2&ordering=-created_at'),
+  },
+  { name: 'list search', service: 'machines', request: () => get('/api/machines/?search=ress-9&page_size=20') },
+  { name: 'get one', service: 'machines', request: ({ seed }) => get(`/api/machines/${seed.machines.get}/`) },
+  {
+    name: 'put',
+    service: 'machines',
+    request: ({ seed }) => ({
+      method: 'PUT',
+      path: `/api/machines/${seed.machines.put}/`,
+      body: JSON.stringify({ name: 'bench-put', location: 'hall-put', status: 3 }),
+    }),
+  },
+  {
+    name: 'patch',
+    service: 'machines',
+    request: ({ seed }) => ({
+      method: 'PATCH',
+      path: `/api/machines/${seed.machines.patch}/`,
+      body: JSON.stringify({ location: 'hall-patch' }),
+    }),
+  },
+  {
+    name: 'sign-in',
+    service: 'auth',
+    anonymous: true,
+    minSeconds: 3,
+    request: ({ seed }) => ({
+      method: 'POST',
+      path: '/api/sign-in/',
+      body: JSON.stringify({ username: seed.username, password: seed.password }),
+    }),
+  },
+  {
+    name: 'command accepts',
+    service: 'operations',
+    commands: true,
+    request:
+      ({ cycler }) =>
+      () =>
+        cycler.next(),
+  },
+  { name: 'history (own)', service: 'operations', request: () => get('/api/machines/history/') },
+  {
+    name: 'history (machine)',
+    service: 'operations',
+    request: ({ seed }) => get(`/api/machines/${seed.commandMachines[0]}/history/`),
+  },
+];
+
+/** GET one while sign-ins keep the password hashing busy: the two run at the same time. */
+export const getOneDuringSignIns = {
+  name: 'get one during sign-ins',
+  signIn: endpoints.find((e) => e.name === 'sign-in') as Endpoint,
+  getOne: endpoints.find((e) => e.name === 'get one') as Endpoint,
+};

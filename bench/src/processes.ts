@@ -1,0 +1,157 @@
+/**
+ * Resident memory of the measured processes, from /proc (Linux). A started system's processes are
+ * named by the port each one listens on, so any start command works (tsx or compiled JavaScript);
+ * the supervisor and anything else in its process group are listed by their command.
+ */
+import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from 'node:fs';
+import type { ProcessName } from './system';
+
+export interface ProcessMemory {
+  name: string;
+  pid: number;
+  /** VmRSS: resident now, MB. */
+  rssMb: number;
+  /** VmHWM: the most it was ever resident, MB. */
+  peakMb: number;
+}
+
+const pids = (): number[] =>
+  readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number);
+
+function read(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined; // the process is gone
+  }
+}
+
+const commandLine = (pid: number) => (read(`/proc/${pid}/cmdline`) ?? '').split('\0').join(' ').trim();
+
+/** Parent pid and process group, from /proc/<pid>/stat. */
+function statOf(pid: number): { ppid: number; group: number } | undefined {
+  const stat = read(`/proc/${pid}/stat`);
+  if (!stat) return undefined;
+  // Fields after the command name, which is in parentheses and may contain spaces.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { ppid: Number(fields[1]), group: Number(fields[2]) };
+}
+
+function memoryOf(pid: number): { rssMb: number; peakMb: number } | undefined {
+  const status = read(`/proc/${pid}/status`);
+  if (!status) return undefined;
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
+  return { rssMb: Math.round(kb('VmRSS') / 102.4) / 10, peakMb: Math.round(kb('VmHWM') / 102.4) / 10 };
+}
+
+/**
+ * A socket table in large reads: the kernel generates it as it is read, and with many connections
+ * opening and closing, small reads can skip lines between two of them.
+ */
+function readSocketTable(path: string): string {
+  const buffer = Buffer.alloc(8 * 2 ** 20);
+  const parts: string[] = [];
+  const fd = openSync(path, 'r');
+  try {
+    for (let n = readSync(fd, buffer); n > 0; n = readSync(fd, buffer)) parts.push(buffer.toString('utf8', 0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return parts.join('');
+}
+
+/** Inodes of the sockets listening on each port (IPv4 and IPv6). */
+function listeningInodes(ports: number[]): Map<string, number> {
+  const inodes = new Map<string, number>();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readSocketTable(table).split('\n').slice(1)) {
+      const columns = line.trim().split(/\s+/);
+      const [, local, , state] = columns;
+      if (state !== '0A' || !local) continue; // 0A: LISTEN
+      const port = Number.parseInt(local.slice(local.lastIndexOf(':') + 1), 16);
+      if (ports.includes(port) && columns[9]) inodes.set(columns[9], port);
+    }
+  }
+  return inodes;
+}
+
+function listensOn(pid: number, inodes: Map<string, number>): number | undefined {
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return undefined;
+  }
+  for (const fd of fds) {
+    try {
+      const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`))?.[1];
+      const port = inode ? inodes.get(inode) : undefined;
+      if (port !== undefined) return port;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Every process of a started system (one process group), named after the port it listens on; the
+ * outermost other process is the supervisor, the rest (tsx's esbuild) by their program's name.
+ */
+export function systemMemory(processGroup: number, ports: Record<ProcessName, number>): ProcessMemory[] {
+  const byPort = new Map(Object.entries(ports).map(([name, port]) => [port, name]));
+  const inodes = listeningInodes([...byPort.keys()]);
+  const members = new Map<number, { ppid: number; command: string }>();
+  for (const pid of pids()) {
+    const stat = statOf(pid);
+    if (stat?.group === processGroup) members.set(pid, { ppid: stat.ppid, command: commandLine(pid) });
+  }
+  const depth = (pid: number): number => {
+    const parent = members.get(pid)?.ppid;
+    return parent !== undefined && members.has(parent) ? 1 + depth(parent) : 0;
+  };
+  const found: (ProcessMemory & { depth: number; listener: boolean })[] = [];
+  for (const [pid, { command }] of members) {
+    const memory = memoryOf(pid);
+    if (!memory) continue;
+    const port = listensOn(pid, inodes);
+    // The shells that the start command and the supervisor run each process through.
+    if (port === undefined && /^(\/bin\/|\/usr\/bin\/)?(ba|da)?sh /.test(command)) continue;
+    const program = command.split(' ')[0]?.split('/').at(-1) ?? command;
+    const known = port !== undefined ? (byPort.get(port) as string) : byEntry(command);
+    found.push({ name: known ?? program, pid, ...memory, depth: depth(pid), listener: known !== undefined });
+  }
+  const supervisor = found.filter((p) => !p.listener).sort((a, b) => a.depth - b.depth)[0];
+  if (supervisor) supervisor.name = 'supervisor';
+  return sortByName(found.map(({ depth: _depth, listener: _listener, ...memory }) => memory));
+}
+
+/** The process an entry point on the command line belongs to, for one whose socket was not seen. */
+function byEntry(command: string): ProcessName | undefined {
+  if (/\bgateway\//.test(command)) return 'gateway';
+  if (/services\/operations\/\S*worker/.test(command)) return 'worker';
+  return (['auth', 'machines', 'operations'] as const).find((name) => command.includes(`services/${name}/`));
+}
+
+/** Processes of a server the harness did not start, found by substrings of their command lines. */
+export function matchingMemory(patterns: string[]): ProcessMemory[] {
+  const found: ProcessMemory[] = [];
+  if (patterns.length === 0) return found;
+  for (const pid of pids()) {
+    if (pid === process.pid) continue;
+    const command = commandLine(pid);
+    const pattern = patterns.find((p) => command.includes(p));
+    const memory = pattern ? memoryOf(pid) : undefined;
+    if (pattern && memory) found.push({ name: pattern, pid, ...memory });
+  }
+  return sortByName(found);
+}
+
+const order = ['gateway', 'auth', 'machines', 'operations', 'worker', 'supervisor'];
+const sortByName = (list: ProcessMemory[]) =>
+  list.sort((a, b) => {
+    const rank = (name: string) => (order.includes(name) ? order.indexOf(name) : order.length);
+    return rank(a.name) - rank(b.name) || a.name.localeCompare(b.name) || a.pid - b.pid;
+  });
