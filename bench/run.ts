@@ -28,6 +28,19 @@ const began = Date.now();
 const log = (line: string) =>
   process.stderr.write(`[bench ${((Date.now() - began) / 1000).toFixed(1).padStart(5)} s] ${line}\n`);
 
+/** A few tries, for the harness's own calls between runs: a busy machine sometimes fails one. */
+async function retrying<T>(work: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      if (attempt >= attempts) throw error;
+      log(`retrying after: ${(error as Error).message}`);
+      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+    }
+  }
+}
+
 /** The server being measured: one the harness started, or one given by URL. */
 interface Target {
   url: string;
@@ -61,7 +74,7 @@ async function measure(options: BenchOptions): Promise<BenchResult> {
   try {
     log(`seeding a user and ${options.machines} machines through the API`);
     const seed = await seedThroughApi(target.url, options.machines);
-    const signIn = async () => (await seed.anonymous.signIn(seed.username, seed.password)).client;
+    const signIn = () => retrying(async () => (await seed.anonymous.signIn(seed.username, seed.password)).client);
     const memoryBefore = target.memory();
 
     const load: LoadRow[] = [];
@@ -69,6 +82,7 @@ async function measure(options: BenchOptions): Promise<BenchResult> {
     const cycler = new CommandCycler(seed.commandMachines);
     for (const endpoint of endpoints) {
       if (!wanted(options, endpoint.name)) continue;
+      // The target's public URL is called `gateway` for any server, so results compare row by row.
       const vias: [string, string][] = [['gateway', target.url]];
       if (target.system && !options.gatewayOnly && !endpoint.gatewayOnly) {
         vias.push([endpoint.service, target.system.services[endpoint.service]]);
@@ -237,15 +251,18 @@ export async function runBench(args: string[]): Promise<void> {
   }
   const options = parseOptions(args);
   const results: BenchResult[] = [];
-  if (options.baselineUrl) {
-    log(`baseline first: ${options.baselineUrl}`);
-    results.push(await measure({ ...options, url: options.baselineUrl, label: options.baselineLabel, growth: false }));
-  }
-  results.push(await measure(options));
-  for (const result of results) {
+  const measureAndWrite = async (runOptions: BenchOptions) => {
+    const result = await measure(runOptions);
+    // Written at once: a failure in a later run keeps this one.
     const file = writeResult(options.resultsDir, result);
     process.stdout.write(`\n${formatResult(result)}\n\nwritten to ${file}\n`);
+    results.push(result);
+  };
+  if (options.baselineUrl) {
+    log(`baseline first: ${options.baselineUrl}`);
+    await measureAndWrite({ ...options, url: options.baselineUrl, label: options.baselineLabel, growth: false });
   }
+  await measureAndWrite(options);
   const [baseline, main] = results;
   if (baseline && main) process.stdout.write(`\n${formatComparison(baseline, main)}\n`);
 }

@@ -102,8 +102,10 @@ async function oneCommand(client: ApiClient, machineId: number, command: Command
 export async function drainCommands(client: ApiClient, sentinelMachine: number): Promise<number> {
   const start = performance.now();
   if (client.enveloped) {
-    while ((await client.count('/api/machines/history/?result=4&page_size=1')) > 0) {
-      if (performance.now() - start > 300_000) throw new Error('commands still pending after 300 s');
+    const pending = () => client.count('/api/machines/history/?result=4&page_size=1').catch(() => Number.NaN);
+    // NaN (a failed look) is not 0: look again.
+    for (let count = await pending(); count !== 0; count = await pending()) {
+      if (performance.now() - start > 300_000) throw new Error(`commands still pending after 300 s (${count})`);
       await pause(100);
     }
   } else {

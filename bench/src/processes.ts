@@ -139,8 +139,13 @@ function byEntry(command: string): ProcessName | undefined {
 export function matchingMemory(patterns: string[]): ProcessMemory[] {
   const found: ProcessMemory[] = [];
   if (patterns.length === 0) return found;
+  // The harness and the npm, shell and tsx processes above it have the patterns in their arguments.
+  const own = new Set<number>();
+  for (let pid: number | undefined = process.pid; pid && pid > 1 && !own.has(pid); pid = statOf(pid)?.ppid) {
+    own.add(pid);
+  }
   for (const pid of pids()) {
-    if (pid === process.pid) continue;
+    if (own.has(pid)) continue;
     const command = commandLine(pid);
     const pattern = patterns.find((p) => command.includes(p));
     const memory = pattern ? memoryOf(pid) : undefined;

@@ -4,11 +4,13 @@ import type { ProcessMemory } from './processes';
 import type { BenchResult } from './result';
 import type { LatencySummary } from './stats';
 
-type Cell = string | number | undefined;
+// null: a figure that was NaN when written (JSON has no NaN), e.g. a percentile of no responses.
+type Cell = string | number | null | undefined;
 
 /** A table with the first column left-aligned and the others right-aligned. */
 export function table(header: string[], rows: Cell[][]): string {
-  const text = (cell: Cell) => (cell === undefined ? '–' : typeof cell === 'number' ? format(cell) : cell);
+  const text = (cell: Cell) =>
+    cell === undefined || cell === null ? '–' : typeof cell === 'number' ? format(cell) : cell;
   const cells = [header, ...rows.map((row) => row.map(text))];
   const widths = header.map((_, i) => Math.max(...cells.map((row) => (row[i] ?? '').length)));
   return cells
@@ -26,6 +28,8 @@ function format(value: number): string {
   if (Number.isInteger(value)) return String(value);
   return value >= 100 ? value.toFixed(0) : value.toFixed(value >= 10 ? 1 : 2);
 }
+
+const times = (ratio: number) => `${ratio.toFixed(2)}x`;
 
 const problems = (result: LoadResult) =>
   Object.entries(result.statusCodes)
@@ -116,7 +120,7 @@ export function formatResult(result: BenchResult): string {
             names.map((name) => {
               const p50s = steps.map((s) => s.cases.find((c) => c.name === name)?.result.latency.p50);
               const [low, high] = [p50s[0], p50s.at(-1)];
-              return [name, ...p50s, low && high ? `${format(high / low)}x` : undefined];
+              return [name, ...p50s, low && high ? times(high / low) : undefined];
             }),
           ),
       );
@@ -152,79 +156,94 @@ function memoryTable(before: ProcessMemory[], after: ProcessMemory[]): string {
   );
 }
 
-/** Two results side by side; ratios > 1 mean the second is better (more req/s, less latency). */
+/**
+ * Two results side by side. Ratios are written so that > 1 means B is better: B÷A for requests per
+ * second and commands per second, A÷B for latency.
+ */
 export function formatComparison(a: BenchResult, b: BenchResult): string {
   const sections: string[] = [
-    `${b.label} vs ${a.label} (ratio > 1: ${b.label} is better)\n` +
-      `${a.label}: ${a.target}, commit ${a.host.git.commit.slice(0, 10)}, ${a.startedAt}\n` +
-      `${b.label}: ${b.target}, commit ${b.host.git.commit.slice(0, 10)}, ${b.startedAt}`,
+    `A: ${a.label} (${a.target}, commit ${a.host.git.commit.slice(0, 10)}, ${a.startedAt})\n` +
+      `B: ${b.label} (${b.target}, commit ${b.host.git.commit.slice(0, 10)}, ${b.startedAt})\n` +
+      'ratios > 1: B is better (B÷A for req/s, A÷B for latency)',
   ];
-  const ratio = (x: number | undefined, y: number | undefined) =>
-    x !== undefined && y !== undefined && y > 0 ? `${format(x / y)}x` : undefined;
-  const rows: Cell[][] = [];
-  for (const row of b.load) {
-    const other = a.load.find((r) => r.endpoint === row.endpoint && r.via === row.via);
-    rows.push([
-      `${row.endpoint} (${row.via})`,
-      other?.result.rps,
-      row.result.rps,
-      ratio(row.result.rps, other?.result.rps),
-      other?.result.latency.p50,
-      row.result.latency.p50,
-      ratio(other?.result.latency.p50, row.result.latency.p50),
-      other?.result.latency.p99,
-      row.result.latency.p99,
-      ratio(other?.result.latency.p99, row.result.latency.p99),
-    ]);
-  }
-  const commandRow = (name: string, x?: LatencySummary, y?: LatencySummary, xs?: number, ys?: number) =>
-    rows.push([
-      name,
-      xs,
-      ys,
-      ratio(ys, xs),
-      x?.p50,
-      y?.p50,
-      ratio(x?.p50, y?.p50),
-      x?.p99,
-      y?.p99,
-      ratio(x?.p99, y?.p99),
-    ]);
-  commandRow('commands one at a time', a.commands.sequential?.latency, b.commands.sequential?.latency);
-  commandRow(
-    'commands sustained (finished/s)',
-    a.commands.sustained?.latency,
-    b.commands.sustained?.latency,
-    a.commands.sustained?.perSecond,
-    b.commands.sustained?.perSecond,
-  );
-  const [la, lb] = [a.label, b.label];
-  sections.push(
-    table(
-      [
-        'request',
-        `${la} req/s`,
-        `${lb} req/s`,
-        'ratio',
-        `${la} p50`,
-        `${lb} p50`,
-        'ratio',
-        `${la} p99`,
-        `${lb} p99`,
-        'ratio',
-      ],
-      rows,
+  const ratio = (x: number | null | undefined, y: number | null | undefined) =>
+    typeof x === 'number' && typeof y === 'number' && Number.isFinite(x) && Number.isFinite(y) && y > 0
+      ? times(x / y)
+      : undefined;
+  const line = (name: string, ra?: number, rb?: number, la?: LatencySummary, lb?: LatencySummary): Cell[] => [
+    name,
+    ra,
+    rb,
+    ratio(rb, ra),
+    la?.p50,
+    lb?.p50,
+    ratio(la?.p50, lb?.p50),
+    la?.p99,
+    lb?.p99,
+    ratio(la?.p99, lb?.p99),
+  ];
+  const keys = [...new Set([...b.load, ...a.load].map((row) => `${row.endpoint}|${row.via}`))];
+  const rows: Cell[][] = keys.map((key) => {
+    const [ra, rb] = [a, b].map((result) => result.load.find((row) => `${row.endpoint}|${row.via}` === key)?.result);
+    const [endpoint, via] = key.split('|');
+    return line(
+      via === 'gateway' ? (endpoint as string) : `${endpoint} (${via} direct)`,
+      ra?.rps,
+      rb?.rps,
+      ra?.latency,
+      rb?.latency,
+    );
+  });
+  rows.push(
+    line(
+      'commands one at a time',
+      undefined,
+      undefined,
+      a.commands.sequential?.latency,
+      b.commands.sequential?.latency,
     ),
   );
-  const total = (list: ProcessMemory[]) => list.reduce((sum, p) => sum + p.rssMb, 0);
-  const largest = (list: ProcessMemory[]) => Math.max(0, ...list.map((p) => p.rssMb));
+  rows.push(
+    line(
+      'commands sustained (finished/s)',
+      a.commands.sustained?.perSecond,
+      b.commands.sustained?.perSecond,
+      a.commands.sustained?.latency,
+      b.commands.sustained?.latency,
+    ),
+  );
+  sections.push(
+    table(['request', 'req/s A', 'req/s B', 'B÷A', 'p50 A', 'p50 B', 'A÷B', 'p99 A', 'p99 B', 'A÷B'], rows),
+  );
+
+  if (a.growth && b.growth) {
+    const growthRows: Cell[][] = [];
+    for (const kind of ['machines', 'history'] as const) {
+      for (const step of b.growth[kind]) {
+        const other = a.growth[kind].find((s) => s.size === step.size);
+        for (const c of step.cases) {
+          const o = other?.cases.find((x) => x.name === c.name);
+          growthRows.push([
+            `${kind} ${step.size}: ${c.name}`,
+            o?.result.latency.p50,
+            c.result.latency.p50,
+            ratio(o?.result.latency.p50, c.result.latency.p50),
+          ]);
+        }
+      }
+    }
+    sections.push(`Growth (p50 ms)\n${table(['case', 'A', 'B', 'A÷B'], growthRows)}`);
+  }
+
+  const total = (list: ProcessMemory[]) => Math.round(list.reduce((sum, p) => sum + p.rssMb, 0));
+  const largest = (list: ProcessMemory[]) => Math.max(0, ...list.map((p) => p.peakMb));
   if (a.memory.after.length > 0 || b.memory.after.length > 0) {
     sections.push(
       table(
-        ['resident memory after load (MB)', la, lb],
+        ['resident memory (MB)', 'A', 'B'],
         [
-          ['all processes', total(a.memory.after), total(b.memory.after)],
-          ['largest process', largest(a.memory.after), largest(b.memory.after)],
+          ['all processes, after load', total(a.memory.after), total(b.memory.after)],
+          ['largest peak of one process', largest(a.memory.after), largest(b.memory.after)],
         ],
       ),
     );
