@@ -26,7 +26,10 @@ export interface LoadSpec {
 export interface LoadResult {
   connections: number;
   seconds: number;
+  /** Responses counted. */
   requests: number;
+  /** Requests written (the responses to those still in flight at the end are not counted). */
+  sent: number;
   rps: number;
   latency: LatencySummary;
   /** Connection errors and timeouts. */
@@ -109,6 +112,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     connections: spec.connections,
     seconds: result.duration,
     requests: samples.length,
+    sent: result.requests.sent,
     rps: round(samples.length / result.duration),
     latency: summarize(samples),
     errors: result.errors,

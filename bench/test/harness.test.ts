@@ -114,6 +114,7 @@ describe('formatComparison', () => {
             connections: 32,
             seconds: 10,
             requests: rps * 10,
+            sent: rps * 10,
             rps,
             latency: summarize([p50, p50, p50]),
             errors: 0,

@@ -37,10 +37,11 @@ describe('runLoad', () => {
     });
     expect(result.requests).toBeGreaterThan(50);
     expect(result.errors + result.non2xx).toBe(0);
-    // autocannon alone reports hundreds of ms here: each request written onto the closing
-    // connection is lost and its start time is counted against a later response.
-    expect(result.latency.p50).toBeLessThan(50);
-    expect(result.latency.p99).toBeLessThan(100);
+    // autocannon alone writes a request onto every closing connection: it is lost (about as many
+    // sent as answered again), and its start time is counted against a later response.
+    expect(result.sent - result.requests).toBeLessThanOrEqual(4);
+    expect(server.handled() - result.requests).toBeLessThanOrEqual(4);
+    expect(result.latency.p50).toBeLessThan(100); // about 4 ms; 250 ms without the fix
   });
 
   it('counts every response, with float latencies, on keep-alive connections', async () => {
@@ -55,8 +56,11 @@ describe('runLoad', () => {
     expect(result.requests).toBeGreaterThan(50);
     // Those still in flight when the run stopped were handled but not counted.
     expect(server.handled() - result.requests).toBeLessThanOrEqual(2);
+    expect(result.sent - result.requests).toBeLessThanOrEqual(2);
     expect(result.statusCodes).toEqual({ 200: result.requests });
-    expect(Number.isInteger(result.latency.p50)).toBe(false);
+    // Fractions of a millisecond (autocannon's own histogram keeps whole ones).
+    const { p50, p90, mean } = result.latency;
+    expect([p50, p90, mean].every(Number.isInteger)).toBe(false);
     expect(result.latency.p50).toBeGreaterThanOrEqual(2);
   });
 
