@@ -6,19 +6,12 @@
  * bench/results/. See bench/README.md.
  */
 import type { ApiClient } from './src/api';
-import {
-  CommandCycler,
-  drainCommands,
-  type SequentialResult,
-  type SustainedResult,
-  sequentialCommands,
-  sustainedCommands,
-} from './src/commands';
+import { CommandCycler, drainCommands, sequentialCommands, sustainedCommands } from './src/commands';
 import { type Endpoint, endpoints, getOneDuringSignIns } from './src/endpoints';
 import { type GrowthResult, runGrowth } from './src/growth';
 import { type LoadSpec, runLoad } from './src/load';
 import { type BenchOptions, parseOptions, usage } from './src/options';
-import { matchingMemory, type ProcessMemory, systemMemory } from './src/processes';
+import { matchingMemory, type ProcessMemory, startCpuMeter, systemMemory } from './src/processes';
 import { formatComparison, formatResult } from './src/report';
 import { type BenchResult, currentLoadavg, describeHost, type LoadRow, writeResult } from './src/result';
 import { type Seed, seedThroughApi } from './src/seed-api';
@@ -89,16 +82,18 @@ async function measure(options: BenchOptions): Promise<BenchResult> {
       }
       for (const [via, baseUrl] of vias) {
         const client = await signIn();
-        const row = await measureEndpoint(options, endpoint, via, baseUrl, client, seed, cycler, drains);
+        const row = await measureEndpoint(options, endpoint, via, baseUrl, client, seed, cycler, drains, memoryBefore);
         load.push(row);
         log(`${endpoint.name} via ${via}: ${row.result.rps} req/s, p50 ${row.result.latency.p50} ms`);
       }
       if (endpoint.name === 'sign-in' && wanted(options, getOneDuringSignIns.name)) {
-        load.push(...(await measureGetOneDuringSignIns(options, target.url, await signIn(), seed, cycler)));
+        load.push(
+          ...(await measureGetOneDuringSignIns(options, target.url, await signIn(), seed, cycler, memoryBefore)),
+        );
       }
     }
 
-    const commands: { sequential?: SequentialResult; sustained?: SustainedResult } = {};
+    const commands: BenchResult['commands'] = {};
     if (wanted(options, 'commands one at a time')) {
       const client = await signIn();
       await drainCommands(client, seed.machines.e2e);
@@ -109,11 +104,13 @@ async function measure(options: BenchOptions): Promise<BenchResult> {
       const client = await signIn();
       await cycler.resync(client);
       log(`commands sustained: ${options.sustainedDuration} s, ${options.sustainedInFlight} in flight`);
-      commands.sustained = await sustainedCommands(client, cycler, {
+      const cpu = startCpuMeter(memoryBefore);
+      const sustained = await sustainedCommands(client, cycler, {
         seconds: options.sustainedDuration,
         inFlight: options.sustainedInFlight,
         pollMs: options.sustainedPollMs,
       });
+      commands.sustained = { ...sustained, cpu: cpu() };
       drains.push({ after: 'commands sustained', seconds: await drainCommands(client, seed.machines.e2e) });
     }
     const memoryAfter = target.memory();
@@ -191,6 +188,7 @@ async function measureEndpoint(
   seed: Seed,
   cycler: CommandCycler,
   drains: BenchResult['drains'],
+  processes: ProcessMemory[],
 ): Promise<LoadRow> {
   const request = endpoint.request({ seed, cycler });
   const spec: LoadSpec = {
@@ -203,13 +201,15 @@ async function measureEndpoint(
   if (options.warmup > 0) await runLoad({ ...spec, seconds: options.warmup });
   await settle(spec);
   if (endpoint.commands) await drainCommands(client, seed.machines.e2e);
+  const cpu = startCpuMeter(processes);
   const result = await runLoad(spec);
+  const cores = cpu();
   if (endpoint.commands) {
     drains.push({ after: `${endpoint.name} via ${via}`, seconds: await drainCommands(client, seed.machines.e2e) });
   }
   const shown = typeof request === 'function' ? request() : request;
   const path = typeof request === 'function' ? shown.path.replace(/\/\d+\//, '/{id}/') : shown.path;
-  return { endpoint: endpoint.name, via, method: shown.method, path, result };
+  return { endpoint: endpoint.name, via, method: shown.method, path, result, cpu: cores };
 }
 
 /**
@@ -225,6 +225,7 @@ async function measureGetOneDuringSignIns(
   client: ApiClient,
   seed: Seed,
   cycler: CommandCycler,
+  processes: ProcessMemory[],
 ): Promise<LoadRow[]> {
   const { signIn, getOne } = getOneDuringSignIns;
   const signInRequest = signIn.request({ seed, cycler });
@@ -232,14 +233,23 @@ async function measureGetOneDuringSignIns(
   const getOneConnections = Math.max(1, Math.round(options.connections / 4));
   const seconds = Math.max(options.duration, signIn.minSeconds ?? 0);
   await settle({ baseUrl, request: signInRequest, connections: options.connections, seconds });
+  const cpu = startCpuMeter(processes);
   const [signIns, gets] = await Promise.all([
     runLoad({ baseUrl, request: signInRequest, connections: options.connections, seconds }),
     runLoad({ baseUrl, request: getOneRequest, token: client.accessToken, connections: getOneConnections, seconds }),
   ]);
+  const cores = cpu();
   const path = (request: typeof signInRequest) => (typeof request === 'function' ? '' : request.path);
   log(`get one during sign-ins: ${gets.rps} req/s, p99 ${gets.latency.p99} ms`);
   return [
-    { endpoint: 'sign-in (with get one)', via: 'gateway', method: 'POST', path: path(signInRequest), result: signIns },
+    {
+      endpoint: 'sign-in (with get one)',
+      via: 'gateway',
+      method: 'POST',
+      path: path(signInRequest),
+      result: signIns,
+      cpu: cores,
+    },
     { endpoint: getOneDuringSignIns.name, via: 'gateway', method: 'GET', path: path(getOneRequest), result: gets },
   ];
 }

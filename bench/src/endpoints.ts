@@ -60,7 +60,7 @@ export const endpoints: Endpoint[] = [
     name: 'sign-in',
     service: 'auth',
     anonymous: true,
-    minSeconds: 3,
+    minSeconds: 2,
     request: ({ seed }) => ({
       method: 'POST',
       path: '/api/sign-in/',

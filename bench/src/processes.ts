@@ -160,3 +160,48 @@ const sortByName = (list: ProcessMemory[]) =>
     const rank = (name: string) => (order.includes(name) ? order.indexOf(name) : order.length);
     return rank(a.name) - rank(b.name) || a.name.localeCompare(b.name) || a.pid - b.pid;
   });
+
+/** Clock ticks per second of /proc/<pid>/stat's CPU times (USER_HZ: 100 on Linux builds in use). */
+const TICKS_PER_SECOND = 100;
+
+function cpuSecondsOf(pid: number): number | undefined {
+  const stat = read(`/proc/${pid}/stat`);
+  if (!stat) return undefined;
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime: fields 14 and 15 of stat, 12 and 13 after the command name.
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}
+
+/** CPU seconds the whole machine spent busy (all cores, everything but idle and I/O wait). */
+function machineBusySeconds(): number {
+  const fields = (read('/proc/stat') ?? '').split('\n')[0]?.trim().split(/\s+/).slice(1).map(Number) ?? [];
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
+  return (user + nice + system + irq + softirq + steal) / TICKS_PER_SECOND;
+}
+
+/**
+ * CPU used by each measured process (summed by name), by the harness itself (the load generator)
+ * and by everything else on the machine (`others`: other users' work, the databases) over one
+ * run, in cores: 1 means one core busy for the whole run.
+ */
+export function startCpuMeter(processes: readonly { name: string; pid: number }[]): () => Record<string, number> {
+  const began = performance.now();
+  const harnessBefore = process.cpuUsage();
+  const machineBefore = machineBusySeconds();
+  const before = new Map(processes.map((p) => [p.pid, cpuSecondsOf(p.pid) ?? 0]));
+  return () => {
+    const wall = (performance.now() - began) / 1000;
+    const used: Record<string, number> = {};
+    for (const { name, pid } of processes) {
+      const now = cpuSecondsOf(pid);
+      if (now !== undefined) used[name] = (used[name] ?? 0) + (now - (before.get(pid) ?? now));
+    }
+    const harness = process.cpuUsage(harnessBefore);
+    used.harness = (harness.user + harness.system) / 1e6;
+    const measured = Object.values(used).reduce((sum, seconds) => sum + seconds, 0);
+    used.others = Math.max(0, machineBusySeconds() - machineBefore - measured);
+    return Object.fromEntries(
+      Object.entries(used).map(([name, seconds]) => [name, Math.round((seconds / wall) * 100) / 100]),
+    );
+  };
+}

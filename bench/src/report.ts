@@ -65,6 +65,23 @@ export function formatResult(result: BenchResult): string {
       ),
   );
 
+  const cpuRows: [string, Record<string, number>][] = result.load.flatMap((row) =>
+    row.cpu ? [[`${row.endpoint} (${row.via})`, row.cpu] as [string, Record<string, number>]] : [],
+  );
+  if (result.commands.sustained?.cpu) cpuRows.push(['commands sustained', result.commands.sustained.cpu]);
+  if (cpuRows.some(([, cpu]) => Object.keys(cpu).length > 1)) {
+    const names = [...new Set(cpuRows.flatMap(([, cpu]) => Object.keys(cpu)))].sort(
+      (x, y) => rank(x) - rank(y) || x.localeCompare(y),
+    );
+    sections.push(
+      `CPU during each run (cores busy, of ${host.cores}; harness: the load generator; others: the rest of the machine, databases included)\n` +
+        table(
+          ['run', ...names],
+          cpuRows.map(([name, cpu]) => [name, ...names.map((n) => cpu[n])]),
+        ),
+    );
+  }
+
   const overhead = gatewayOverhead(result);
   if (overhead.length > 0) {
     sections.push(
@@ -128,6 +145,15 @@ export function formatResult(result: BenchResult): string {
   }
   return sections.join('\n\n');
 }
+
+const processOrder = ['gateway', 'auth', 'machines', 'operations', 'worker', 'supervisor'];
+/** The system's processes in the order of a request's path, the harness last. */
+const rank = (name: string) =>
+  name === 'harness'
+    ? processOrder.length + 1
+    : processOrder.includes(name)
+      ? processOrder.indexOf(name)
+      : processOrder.length;
 
 function gatewayOverhead(result: BenchResult): Cell[][] {
   const rows: Cell[][] = [];

@@ -15,6 +15,8 @@ export interface LoadRow {
   method: string;
   path: string;
   result: LoadResult;
+  /** Cores used during the run by each process of the target and by the harness (`harness`). */
+  cpu?: Record<string, number>;
 }
 
 export interface BenchResult {
@@ -34,7 +36,7 @@ export interface BenchResult {
   load: LoadRow[];
   /** Seconds until the commands accepted by a load run had all finished. */
   drains: { after: string; seconds: number }[];
-  commands: { sequential?: SequentialResult; sustained?: SustainedResult };
+  commands: { sequential?: SequentialResult; sustained?: SustainedResult & { cpu?: Record<string, number> } };
   memory: { before: ProcessMemory[]; after: ProcessMemory[] };
   growth?: GrowthResult;
 }
