@@ -23,7 +23,7 @@ type Json = Record<string, unknown>;
 // the end-to-end runs poll hundreds of entries a second on the same two cores as the system.
 const agent = new Agent({ keepAlive: true, maxSockets: 256 });
 
-function send(
+export function send(
   url: string,
   method: string,
   headers: Record<string, string>,

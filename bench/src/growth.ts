@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ApiClient } from './api';
-import { type LoadResult, runLoad } from './load';
+import { type LoadResult, runClosedLoop } from './load';
 import { BENCH_ENDPOINT } from './seed-api';
 import { growHistory, growMachines } from './seed-sql';
 
@@ -36,16 +36,9 @@ async function measure(baseUrl: string, token: string, cases: [string, string][]
   const measured: GrowthCase[] = [];
   for (const [name, path] of cases) {
     const request = { method: 'GET' as const, path };
-    // Warm: a few requests per connection, all answered before the timed run.
-    await runLoad({
-      baseUrl,
-      token,
-      request,
-      connections: GROWTH_CONNECTIONS,
-      seconds,
-      amount: 5 * GROWTH_CONNECTIONS,
-    });
-    const result = await runLoad({ baseUrl, token, request, connections: GROWTH_CONNECTIONS, seconds });
+    // Warm: one request per connection first.
+    await runClosedLoop({ baseUrl, token, request, connections: GROWTH_CONNECTIONS, seconds: 0 });
+    const result = await runClosedLoop({ baseUrl, token, request, connections: GROWTH_CONNECTIONS, seconds });
     measured.push({ name, path, result });
   }
   return measured;

@@ -3,7 +3,9 @@
  * fixed time. Latency is taken from every response (float milliseconds, like wrk), not from
  * autocannon's integer histogram of 2xx responses only.
  */
+import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
+import { send } from './api';
 import { type LatencySummary, round, summarize } from './stats';
 
 export interface LoadRequest {
@@ -118,6 +120,58 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     errors: result.errors,
     timeouts: result.timeouts,
     non2xx: result.non2xx,
+    statusCodes,
+  };
+}
+
+/**
+ * `connections` loops, each sending the request and waiting for its answer, until `seconds` have
+ * passed; the last request of each loop is waited for too, so a request slower than the run is
+ * still measured (a timed autocannon run drops what is in flight at its end). For low concurrency,
+ * where the latency of one request is what is measured.
+ */
+export async function runClosedLoop(spec: LoadSpec & { request: LoadRequest }): Promise<LoadResult> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (spec.token) headers.authorization = `Bearer ${spec.token}`;
+  if (spec.request.body !== undefined) headers['content-type'] = 'application/json';
+  const samples: number[] = [];
+  const statusCodes: Record<string, number> = {};
+  let errors = 0;
+  const start = performance.now();
+  const end = start + spec.seconds * 1000;
+  // Each loop sends at least one request, so `seconds: 0` is one request per connection.
+  const loop = async () => {
+    do {
+      const sent = performance.now();
+      try {
+        const { status } = await send(
+          spec.baseUrl + spec.request.path,
+          spec.request.method,
+          { ...headers },
+          spec.request.body,
+        );
+        samples.push(performance.now() - sent);
+        statusCodes[status] = (statusCodes[status] ?? 0) + 1;
+      } catch {
+        errors++;
+      }
+    } while (performance.now() < end);
+  };
+  await Promise.all(Array.from({ length: spec.connections }, loop));
+  const seconds = (performance.now() - start) / 1000;
+  const non2xx = Object.entries(statusCodes)
+    .filter(([code]) => !code.startsWith('2'))
+    .reduce((sum, [, count]) => sum + count, 0);
+  return {
+    connections: spec.connections,
+    seconds: round(seconds),
+    requests: samples.length,
+    sent: samples.length + errors,
+    rps: round(samples.length / seconds),
+    latency: summarize(samples),
+    errors,
+    timeouts: 0,
+    non2xx,
     statusCodes,
   };
 }

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runLoad } from '../src/load';
+import { runClosedLoop, runLoad } from '../src/load';
 
 const servers: Server[] = [];
 
@@ -84,5 +84,21 @@ describe('runLoad', () => {
     expect(result.non2xx).toBe(20);
     expect(result.statusCodes).toEqual({ 202: 20, 409: 20 });
     expect(asked).toBeGreaterThanOrEqual(40);
+  });
+});
+
+describe('runClosedLoop', () => {
+  it('waits for the last request of each loop, so one slower than the run is still measured', async () => {
+    const server = await serve({ delayMs: 300, close: false });
+    const result = await runClosedLoop({
+      baseUrl: server.url,
+      request: { method: 'GET', path: '/api/machines/?page=50000' },
+      connections: 2,
+      seconds: 0.1,
+    });
+    expect(result.requests).toBe(2);
+    expect(server.handled()).toBe(2);
+    expect(result.latency.p50).toBeGreaterThanOrEqual(300);
+    expect(result.statusCodes).toEqual({ 200: 2 });
   });
 });
