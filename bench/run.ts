@@ -5,16 +5,15 @@
  * optionally measures latency as the data grows. Prints tables and writes the same as JSON under
  * bench/results/. See bench/README.md.
  */
-import type { ApiClient } from './src/api';
 import { CommandCycler, drainCommands, sequentialCommands, sustainedCommands } from './src/commands';
-import { type Endpoint, endpoints, getOneDuringSignIns } from './src/endpoints';
+import { measureEndpoint, measureGetOneDuringSignIns, type RunContext } from './src/endpoint-runs';
+import { endpoints, getOneDuringSignIns } from './src/endpoints';
 import { type GrowthResult, runGrowth } from './src/growth';
-import { type LoadSpec, runLoad } from './src/load';
 import { type BenchOptions, parseOptions, usage } from './src/options';
 import { matchingMemory, type ProcessMemory, startCpuMeter, systemMemory } from './src/processes';
 import { formatComparison, formatResult } from './src/report';
 import { type BenchResult, currentLoadavg, describeHost, type LoadRow, writeResult } from './src/result';
-import { type Seed, seedThroughApi } from './src/seed-api';
+import { seedThroughApi } from './src/seed-api';
 import { defaultCommand, type StartedSystem, startSystem } from './src/system';
 
 const began = Date.now();
@@ -57,8 +56,9 @@ async function measure(options: BenchOptions): Promise<BenchResult> {
     target = { url: system.url, system, memory: () => systemMemory(system.processGroup, system.ports) };
     log(`ready at ${system.url} (log: ${system.logFile})`);
   }
+  // The system runs in a process group of its own: Ctrl-C reaches only the harness, which stops it.
   const stopOnSignal = () => {
-    void target.system?.stop({ keep: options.keep }).finally(() => process.exit(130));
+    void (target.system?.stop({ keep: options.keep }) ?? Promise.resolve()).finally(() => process.exit(130));
   };
   process.once('SIGINT', stopOnSignal);
   process.once('SIGTERM', stopOnSignal);
@@ -73,23 +73,22 @@ async function measure(options: BenchOptions): Promise<BenchResult> {
     const load: LoadRow[] = [];
     const drains: BenchResult['drains'] = [];
     const cycler = new CommandCycler(seed.commandMachines);
+    const context: RunContext = { options, seed, cycler, drains, processes: memoryBefore, log };
     for (const endpoint of endpoints) {
       if (!wanted(options, endpoint.name)) continue;
       // The target's public URL is called `gateway` for any server, so results compare row by row.
       const vias: [string, string][] = [['gateway', target.url]];
-      if (target.system && !options.gatewayOnly && !endpoint.gatewayOnly) {
+      if (target.system && !options.gatewayOnly) {
         vias.push([endpoint.service, target.system.services[endpoint.service]]);
       }
       for (const [via, baseUrl] of vias) {
         const client = await signIn();
-        const row = await measureEndpoint(options, endpoint, via, baseUrl, client, seed, cycler, drains, memoryBefore);
+        const row = await measureEndpoint(context, endpoint, via, baseUrl, client);
         load.push(row);
         log(`${endpoint.name} via ${via}: ${row.result.rps} req/s, p50 ${row.result.latency.p50} ms`);
       }
       if (endpoint.name === 'sign-in' && wanted(options, getOneDuringSignIns.name)) {
-        load.push(
-          ...(await measureGetOneDuringSignIns(options, target.url, await signIn(), seed, cycler, memoryBefore)),
-        );
+        load.push(...(await measureGetOneDuringSignIns(context, target.url, await signIn())));
       }
     }
 
@@ -177,81 +176,6 @@ async function measure(options: BenchOptions): Promise<BenchResult> {
       await target.system.stop({ keep: options.keep || failed });
     }
   }
-}
-
-async function measureEndpoint(
-  options: BenchOptions,
-  endpoint: Endpoint,
-  via: string,
-  baseUrl: string,
-  client: ApiClient,
-  seed: Seed,
-  cycler: CommandCycler,
-  drains: BenchResult['drains'],
-  processes: ProcessMemory[],
-): Promise<LoadRow> {
-  const request = endpoint.request({ seed, cycler });
-  const spec: LoadSpec = {
-    baseUrl,
-    request,
-    token: endpoint.anonymous ? undefined : client.accessToken,
-    connections: options.connections,
-    seconds: Math.max(options.duration, endpoint.minSeconds ?? 0),
-  };
-  if (options.warmup > 0) await runLoad({ ...spec, seconds: options.warmup });
-  await settle(spec);
-  if (endpoint.commands) await drainCommands(client, seed.machines.e2e);
-  const cpu = startCpuMeter(processes);
-  const result = await runLoad(spec);
-  const cores = cpu();
-  if (endpoint.commands) {
-    drains.push({ after: `${endpoint.name} via ${via}`, seconds: await drainCommands(client, seed.machines.e2e) });
-  }
-  const shown = typeof request === 'function' ? request() : request;
-  const path = typeof request === 'function' ? shown.path.replace(/\/\d+\//, '/{id}/') : shown.path;
-  return { endpoint: endpoint.name, via, method: shown.method, path, result, cpu: cores };
-}
-
-/**
- * One request per connection, all answered: the requests a timed run left in flight are done
- * before the next run starts (the server answers in order), and a quick run's paths are warm.
- */
-const settle = (spec: LoadSpec) => runLoad({ ...spec, amount: spec.connections });
-
-/** Sign-ins at full load and GET one at a quarter of the connections, at the same time. */
-async function measureGetOneDuringSignIns(
-  options: BenchOptions,
-  baseUrl: string,
-  client: ApiClient,
-  seed: Seed,
-  cycler: CommandCycler,
-  processes: ProcessMemory[],
-): Promise<LoadRow[]> {
-  const { signIn, getOne } = getOneDuringSignIns;
-  const signInRequest = signIn.request({ seed, cycler });
-  const getOneRequest = getOne.request({ seed, cycler });
-  const getOneConnections = Math.max(1, Math.round(options.connections / 4));
-  const seconds = Math.max(options.duration, signIn.minSeconds ?? 0);
-  await settle({ baseUrl, request: signInRequest, connections: options.connections, seconds });
-  const cpu = startCpuMeter(processes);
-  const [signIns, gets] = await Promise.all([
-    runLoad({ baseUrl, request: signInRequest, connections: options.connections, seconds }),
-    runLoad({ baseUrl, request: getOneRequest, token: client.accessToken, connections: getOneConnections, seconds }),
-  ]);
-  const cores = cpu();
-  const path = (request: typeof signInRequest) => (typeof request === 'function' ? '' : request.path);
-  log(`get one during sign-ins: ${gets.rps} req/s, p99 ${gets.latency.p99} ms`);
-  return [
-    {
-      endpoint: 'sign-in (with get one)',
-      via: 'gateway',
-      method: 'POST',
-      path: path(signInRequest),
-      result: signIns,
-      cpu: cores,
-    },
-    { endpoint: getOneDuringSignIns.name, via: 'gateway', method: 'GET', path: path(getOneRequest), result: gets },
-  ];
 }
 
 export async function runBench(args: string[]): Promise<void> {

@@ -16,31 +16,43 @@ export interface EndpointContext {
 export interface Endpoint {
   name: string;
   service: ServiceName;
+  /** What the results show: the method and the path with `{id}` for the machine. */
+  method: LoadRequest['method'];
+  path: string;
   request: (context: EndpointContext) => LoadSpec['request'];
   /** Sign-in sends no token. */
   anonymous?: boolean;
   /** Accepts commands: the backlog is drained before and after it. */
   commands?: boolean;
-  /** Runs through the gateway only. */
-  gatewayOnly?: boolean;
   /** Seconds at least, whatever --duration says: a sign-in takes most of a second under this load. */
   minSeconds?: number;
 }
 
 const get = (path: string): LoadRequest => ({ method: 'GET', path });
+const listOf = (name: string, path: string): Endpoint => ({
+  name,
+  service: 'machines',
+  method: 'GET',
+  path,
+  request: () => get(path),
+});
 
 export const endpoints: Endpoint[] = [
-  { name: 'list', service: 'machines', request: () => get('/api/machines/?page=1') },
+  listOf('list', '/api/machines/?page=1'),
+  listOf('list filtered+ordered', '/api/machines/?status=2&ordering=-created_at'),
+  listOf('list search', '/api/machines/?search=ress-9&page_size=20'),
   {
-    name: 'list filtered+ordered',
+    name: 'get one',
     service: 'machines',
-    request: () => get('/api/machines/?status=2&ordering=-created_at'),
+    method: 'GET',
+    path: '/api/machines/{id}/',
+    request: ({ seed }) => get(`/api/machines/${seed.machines.get}/`),
   },
-  { name: 'list search', service: 'machines', request: () => get('/api/machines/?search=ress-9&page_size=20') },
-  { name: 'get one', service: 'machines', request: ({ seed }) => get(`/api/machines/${seed.machines.get}/`) },
   {
     name: 'put',
     service: 'machines',
+    method: 'PUT',
+    path: '/api/machines/{id}/',
     request: ({ seed }) => ({
       method: 'PUT',
       path: `/api/machines/${seed.machines.put}/`,
@@ -50,6 +62,8 @@ export const endpoints: Endpoint[] = [
   {
     name: 'patch',
     service: 'machines',
+    method: 'PATCH',
+    path: '/api/machines/{id}/',
     request: ({ seed }) => ({
       method: 'PATCH',
       path: `/api/machines/${seed.machines.patch}/`,
@@ -59,6 +73,8 @@ export const endpoints: Endpoint[] = [
   {
     name: 'sign-in',
     service: 'auth',
+    method: 'POST',
+    path: '/api/sign-in/',
     anonymous: true,
     minSeconds: 2,
     request: ({ seed }) => ({
@@ -70,16 +86,26 @@ export const endpoints: Endpoint[] = [
   {
     name: 'command accepts',
     service: 'operations',
+    method: 'POST',
+    path: '/api/machines/{id}/operation/',
     commands: true,
     request:
       ({ cycler }) =>
       () =>
         cycler.next(),
   },
-  { name: 'history (own)', service: 'operations', request: () => get('/api/machines/history/') },
+  {
+    name: 'history (own)',
+    service: 'operations',
+    method: 'GET',
+    path: '/api/machines/history/',
+    request: () => get('/api/machines/history/'),
+  },
   {
     name: 'history (machine)',
     service: 'operations',
+    method: 'GET',
+    path: '/api/machines/{id}/history/',
     request: ({ seed }) => get(`/api/machines/${seed.commandMachines[0]}/history/`),
   },
 ];

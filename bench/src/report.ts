@@ -1,7 +1,7 @@
 /** Plain-text tables of one result, and of two side by side with ratios. */
 import type { LoadResult } from './load';
 import type { ProcessMemory } from './processes';
-import type { BenchResult } from './result';
+import type { BenchResult, LoadRow } from './result';
 import type { LatencySummary } from './stats';
 
 // null: a figure that was NaN when written (JSON has no NaN), e.g. a percentile of no responses.
@@ -182,6 +182,12 @@ function memoryTable(before: ProcessMemory[], after: ProcessMemory[]): string {
   );
 }
 
+/** The average CPU (cores) the rest of the machine used during the load runs: is the run clean? */
+function othersOf(result: BenchResult): string {
+  const others = result.load.flatMap((row) => (row.cpu?.others === undefined ? [] : [row.cpu.others]));
+  return others.length > 0 ? (others.reduce((sum, v) => sum + v, 0) / others.length).toFixed(2) : '?';
+}
+
 /**
  * Two results side by side. Ratios are written so that > 1 means B is better: B÷A for requests per
  * second and commands per second, A÷B for latency.
@@ -190,7 +196,8 @@ export function formatComparison(a: BenchResult, b: BenchResult): string {
   const sections: string[] = [
     `A: ${a.label} (${a.target}, commit ${a.host.git.commit.slice(0, 10)}, ${a.startedAt})\n` +
       `B: ${b.label} (${b.target}, commit ${b.host.git.commit.slice(0, 10)}, ${b.startedAt})\n` +
-      'ratios > 1: B is better (B÷A for req/s, A÷B for latency)',
+      'ratios > 1: B is better (B÷A for req/s, A÷B for latency)' +
+      `\nthe rest of the machine used on average A ${othersOf(a)}, B ${othersOf(b)} of ${b.host.cores} cores during the runs`,
   ];
   const ratio = (x: number | null | undefined, y: number | null | undefined) =>
     typeof x === 'number' && typeof y === 'number' && Number.isFinite(x) && Number.isFinite(y) && y > 0
@@ -208,7 +215,10 @@ export function formatComparison(a: BenchResult, b: BenchResult): string {
     lb?.p99,
     ratio(la?.p99, lb?.p99),
   ];
-  const keys = [...new Set([...b.load, ...a.load].map((row) => `${row.endpoint}|${row.via}`))];
+  // Direct-to-service rows only where both have them (a server given by URL has none).
+  const keyOf = (row: LoadRow) => `${row.endpoint}|${row.via}`;
+  const inBoth = (row: LoadRow) => [a, b].every((result) => result.load.some((r) => keyOf(r) === keyOf(row)));
+  const keys = [...new Set([...b.load, ...a.load].filter((row) => row.via === 'gateway' || inBoth(row)).map(keyOf))];
   const rows: Cell[][] = keys.map((key) => {
     const [ra, rb] = [a, b].map((result) => result.load.find((row) => `${row.endpoint}|${row.via}` === key)?.result);
     const [endpoint, via] = key.split('|');
