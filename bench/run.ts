@@ -10,7 +10,7 @@ import { measureEndpoint, measureGetOneDuringSignIns, type RunContext } from './
 import { endpoints, getOneDuringSignIns } from './src/endpoints';
 import { type GrowthResult, runGrowth } from './src/growth';
 import { type BenchOptions, parseOptions, usage } from './src/options';
-import { matchingMemory, type ProcessMemory, startCpuMeter, systemMemory } from './src/processes';
+import { databaseBackends, matchingMemory, type ProcessMemory, startCpuMeter, systemMemory } from './src/processes';
 import { formatComparison, formatResult } from './src/report';
 import { type BenchResult, currentLoadavg, describeHost, type LoadRow, writeResult } from './src/result';
 import { seedThroughApi } from './src/seed-api';
@@ -38,6 +38,8 @@ interface Target {
   url: string;
   system?: StartedSystem;
   memory(): ProcessMemory[];
+  /** The processes whose CPU is read around each run: those of memory(), and the database's backends. */
+  cpuProcesses(measured: ProcessMemory[]): { name: string; pid: number }[];
 }
 
 const wanted = (options: BenchOptions, name: string) =>
@@ -49,11 +51,21 @@ async function measure(options: BenchOptions): Promise<BenchResult> {
   const command = options.command ?? defaultCommand;
   let target: Target;
   if (options.url) {
-    target = { url: options.url, memory: () => matchingMemory(options.processPatterns) };
+    target = {
+      url: options.url,
+      memory: () => matchingMemory(options.processPatterns),
+      cpuProcesses: (measured) => measured,
+    };
   } else {
     log(`starting the system: ${command}`);
     const system = await startSystem(command, options.env);
-    target = { url: system.url, system, memory: () => systemMemory(system.processGroup, system.ports) };
+    const database = new URL(system.databaseUrl).pathname.slice(1);
+    target = {
+      url: system.url,
+      system,
+      memory: () => systemMemory(system.processGroup, system.ports),
+      cpuProcesses: (measured) => [...measured, ...databaseBackends(database)],
+    };
     log(`ready at ${system.url} (log: ${system.logFile})`);
   }
   // The system runs in a process group of its own: Ctrl-C reaches only the harness, which stops it.
@@ -73,7 +85,14 @@ async function measure(options: BenchOptions): Promise<BenchResult> {
     const load: LoadRow[] = [];
     const drains: BenchResult['drains'] = [];
     const cycler = new CommandCycler(seed.commandMachines);
-    const context: RunContext = { options, seed, cycler, drains, processes: memoryBefore, log };
+    const context: RunContext = {
+      options,
+      seed,
+      cycler,
+      drains,
+      processes: () => target.cpuProcesses(memoryBefore),
+      log,
+    };
     for (const endpoint of endpoints) {
       if (!wanted(options, endpoint.name)) continue;
       // The target's public URL is called `gateway` for any server, so results compare row by row.
@@ -103,7 +122,7 @@ async function measure(options: BenchOptions): Promise<BenchResult> {
       const client = await signIn();
       await cycler.resync(client);
       log(`commands sustained: ${options.sustainedDuration} s, ${options.sustainedInFlight} in flight`);
-      const cpu = startCpuMeter(memoryBefore);
+      const cpu = startCpuMeter(target.cpuProcesses(memoryBefore));
       const sustained = await sustainedCommands(client, cycler, {
         seconds: options.sustainedDuration,
         inFlight: options.sustainedInFlight,

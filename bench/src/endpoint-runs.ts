@@ -7,7 +7,7 @@ import { type CommandCycler, drainCommands } from './commands';
 import { type Endpoint, getOneDuringSignIns } from './endpoints';
 import { type LoadSpec, runLoad } from './load';
 import type { BenchOptions } from './options';
-import { type ProcessMemory, startCpuMeter } from './processes';
+import { startCpuMeter } from './processes';
 import type { BenchResult, LoadRow } from './result';
 import type { Seed } from './seed-api';
 
@@ -17,8 +17,8 @@ export interface RunContext {
   cycler: CommandCycler;
   /** Where the backlog drain times of the command runs are collected. */
   drains: BenchResult['drains'];
-  /** The target's processes, whose CPU is read around each run. */
-  processes: ProcessMemory[];
+  /** The target's processes, whose CPU is read around each run (looked up at its start). */
+  processes: () => { name: string; pid: number }[];
   log: (line: string) => void;
 }
 
@@ -46,7 +46,7 @@ export async function measureEndpoint(
   if (options.warmup > 0) await runLoad({ ...spec, seconds: options.warmup });
   await settle(spec);
   if (endpoint.commands) await drainCommands(client, seed.machines.e2e);
-  const cpu = startCpuMeter(processes);
+  const cpu = startCpuMeter(processes());
   const result = await runLoad(spec);
   const cores = cpu();
   if (endpoint.commands) {
@@ -67,7 +67,7 @@ export async function measureGetOneDuringSignIns(
   const getOneConnections = Math.max(1, Math.round(options.connections / 4));
   const seconds = Math.max(options.duration, signIn.minSeconds ?? 0);
   await settle({ baseUrl, request: signInRequest, connections: options.connections, seconds });
-  const cpu = startCpuMeter(processes);
+  const cpu = startCpuMeter(processes());
   const [signIns, gets] = await Promise.all([
     runLoad({ baseUrl, request: signInRequest, connections: options.connections, seconds }),
     runLoad({ baseUrl, request: getOneRequest, token: client.accessToken, connections: getOneConnections, seconds }),

@@ -96,9 +96,12 @@ function listensOn(pid: number, inodes: Map<string, number>): number | undefined
   return undefined;
 }
 
+const isShell = (command: string) => /^(\/bin\/|\/usr\/bin\/)?(ba|da)?sh /.test(command);
+
 /**
  * Every process of a started system (one process group), named after the port it listens on; the
- * outermost other process is the supervisor, the rest (tsx's esbuild) by their program's name.
+ * nearest process above the services that is not a shell is the supervisor (`npm start`'s
+ * line-prefixing parent), anything else (tsx's esbuild, npm) is named by its program.
  */
 export function systemMemory(processGroup: number, ports: Record<ProcessName, number>): ProcessMemory[] {
   const byPort = new Map(Object.entries(ports).map(([name, port]) => [port, name]));
@@ -108,24 +111,25 @@ export function systemMemory(processGroup: number, ports: Record<ProcessName, nu
     const stat = statOf(pid);
     if (stat?.group === processGroup) members.set(pid, { ppid: stat.ppid, command: commandLine(pid) });
   }
-  const depth = (pid: number): number => {
-    const parent = members.get(pid)?.ppid;
-    return parent !== undefined && members.has(parent) ? 1 + depth(parent) : 0;
-  };
-  const found: (ProcessMemory & { depth: number; listener: boolean })[] = [];
+  const found: (ProcessMemory & { service: boolean })[] = [];
   for (const [pid, { command }] of members) {
     const memory = memoryOf(pid);
     if (!memory) continue;
     const port = listensOn(pid, inodes);
     // The shells that the start command and the supervisor run each process through.
-    if (port === undefined && /^(\/bin\/|\/usr\/bin\/)?(ba|da)?sh /.test(command)) continue;
-    const program = command.split(' ')[0]?.split('/').at(-1) ?? command;
+    if (port === undefined && isShell(command)) continue;
     const known = port !== undefined ? (byPort.get(port) as string) : byEntry(command);
-    found.push({ name: known ?? program, pid, ...memory, depth: depth(pid), listener: known !== undefined });
+    const program = command.split(' ')[0]?.split('/').at(-1) ?? command;
+    found.push({ name: known ?? program, pid, ...memory, service: known !== undefined });
   }
-  const supervisor = found.filter((p) => !p.listener).sort((a, b) => a.depth - b.depth)[0];
+  const service = found.find((p) => p.service);
+  let above = service ? members.get(service.pid)?.ppid : undefined;
+  while (above !== undefined && members.has(above) && isShell(members.get(above)?.command ?? '')) {
+    above = members.get(above)?.ppid;
+  }
+  const supervisor = found.find((p) => p.pid === above && !p.service);
   if (supervisor) supervisor.name = 'supervisor';
-  return sortByName(found.map(({ depth: _depth, listener: _listener, ...memory }) => memory));
+  return sortByName(found.map(({ service: _service, ...memory }) => memory));
 }
 
 /** The process an entry point on the command line belongs to, for one whose socket was not seen. */
@@ -204,4 +208,18 @@ export function startCpuMeter(processes: readonly { name: string; pid: number }[
       Object.entries(used).map(([name, seconds]) => [name, Math.round((seconds / wall) * 100) / 100]),
     );
   };
+}
+
+/**
+ * The Postgres backends serving one database (their process titles name it), so the database's
+ * share of a run's CPU is seen apart from the rest of the machine. Listed at the start of a run:
+ * pools keep their connections, so that is nearly all of them.
+ */
+export function databaseBackends(database: string): { name: string; pid: number }[] {
+  const found: { name: string; pid: number }[] = [];
+  for (const pid of pids()) {
+    const command = commandLine(pid);
+    if (/^postgres: /.test(command) && command.split(' ').includes(database)) found.push({ name: 'postgres', pid });
+  }
+  return found;
 }

@@ -74,7 +74,7 @@ export function formatResult(result: BenchResult): string {
       (x, y) => rank(x) - rank(y) || x.localeCompare(y),
     );
     sections.push(
-      `CPU during each run (cores busy, of ${host.cores}; harness: the load generator; others: the rest of the machine, databases included)\n` +
+      `CPU during each run (cores busy, of ${host.cores}; postgres: this run's database backends; harness: the load generator; others: the rest of the machine, Redis and NATS included)\n` +
         table(
           ['run', ...names],
           cpuRows.map(([name, cpu]) => [name, ...names.map((n) => cpu[n])]),
@@ -146,7 +146,7 @@ export function formatResult(result: BenchResult): string {
   return sections.join('\n\n');
 }
 
-const processOrder = ['gateway', 'auth', 'machines', 'operations', 'worker', 'supervisor'];
+const processOrder = ['gateway', 'auth', 'machines', 'operations', 'worker', 'supervisor', 'postgres'];
 /** The system's processes in the order of a request's path, the harness last. */
 const rank = (name: string) =>
   name === 'harness'
