@@ -23,11 +23,21 @@ const npmPackagesExternal: Plugin = {
   },
 };
 
+/** Command-line tools that ship in the image beside the processes. */
+const tools = [
+  {
+    directory: 'tools/django-import',
+    entry: 'tools/django-import/src/main.ts',
+    compiled: 'tools/django-import/dist/main.js',
+  },
+];
+
 export async function buildDist(): Promise<string[]> {
-  const directories = [...new Set(processes.map((p) => p.directory))];
+  const targets = [...processes, ...tools];
+  const directories = [...new Set(targets.map((p) => p.directory))];
   await Promise.all(directories.map((dir) => rm(`${root}/${dir}/dist`, { recursive: true, force: true })));
   await Promise.all(
-    processes.map((p) =>
+    targets.map((p) =>
       build({
         absWorkingDir: root,
         entryPoints: [p.entry],
@@ -44,7 +54,7 @@ export async function buildDist(): Promise<string[]> {
       }),
     ),
   );
-  return processes.map((p) => p.compiled);
+  return targets.map((p) => p.compiled);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
