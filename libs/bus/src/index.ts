@@ -8,3 +8,4 @@ export { createEnvelope, markProcessed, OUTBOX_COLUMNS, outboxValues, recordEven
 export { request, serveRequests } from './requests';
 export { deadLetterStreamName, deadLetterSubject, streamNameOf, subjectOf } from './subjects';
 export { type DeadLetter, listDeadLetters, replayDeadLetters } from './dead-letters';
+export { deleteTransfer, putTransfer, readTransfer, transferBucketName } from './transfers';

@@ -7,11 +7,15 @@ import { closerStack, serveHttp, isEntryPoint, runMain } from '@imm/web';
 import { createApp } from './app';
 import { loadMachinesConfig, type MachinesConfig } from './config';
 import { entities, MACHINES_SCHEMA } from './data/entities';
+import { createMachineImportStore } from './data/machine-import-store';
 import { createMachineStore } from './data/machine-store';
 import { migrations } from './data/migrations/index';
 import { createMachineService, type MachineService } from './domain/machine-service';
+import { serveMachineEndpoints } from './events/machine-endpoints';
+import { serveImportMachines } from './events/import-machines';
 import { serveMachineGet } from './events/machine-get';
 import { startOperationCompletedConsumer } from './events/operation-completed';
+import { startStatusObservedConsumer } from './events/status-observed';
 
 export interface RunningMachines {
   port: number;
@@ -56,8 +60,17 @@ export async function startMachines(config: MachinesConfig, logger: Logger): Pro
     const service = createMachineService(store);
     const consumer = startOperationCompletedConsumer(bus, service, logger);
     closers.push(() => consumer.stop());
+    const observed = startStatusObservedConsumer(bus, service, logger);
+    closers.push(() => observed.stop());
     const responder = serveMachineGet(bus, service);
     closers.push(() => responder.stop());
+    const endpoints = serveMachineEndpoints(bus, service);
+    closers.push(() => endpoints.stop());
+    const importer = serveImportMachines(
+      bus,
+      createMachineImportStore(orm, { onEventsCommitted: () => void relay.flush() }),
+    );
+    closers.push(() => importer.stop());
 
     const app = createApp({
       logger,

@@ -313,7 +313,8 @@ export function createOperationRepository(orm: Database) {
       const em = fork();
       const rows = await em.execute(
         `update operation set lease_holder = ?, lease_until = now() + make_interval(secs => ?)
-         where id = ? and result = ? and (lease_until is null or lease_until < now() or lease_holder = ?)
+         where id = ? and result = ? and imported_at is null
+           and (lease_until is null or lease_until < now() or lease_holder = ?)
          returning *`,
         [holder, leaseMs / 1000, id, OperationResult.PENDING, holder],
       );
@@ -369,13 +370,13 @@ export function createOperationRepository(orm: Database) {
 
     /**
      * Ends as INTERNALFAILED every command still PENDING `deadlineMs` after it was accepted that no
-     * worker has started: never one that may have been sent, nor one a worker holds.
+     * worker has started: never one that may have been sent, nor one a worker holds (nor an imported one).
      */
     async expireOverdue(deadlineMs: number): Promise<HistoryEntry[]> {
       return fork().transactional(async (tx) => {
         const rows = await tx.execute(
           `update operation set result = ?, message = ?, finished_at = now()
-           where result = ? and created_at < now() - make_interval(secs => ?)
+           where result = ? and imported_at is null and created_at < now() - make_interval(secs => ?)
              and sent_at is null and (lease_until is null or lease_until < now())
            returning *`,
           [OperationResult.INTERNALFAILED, notStartedMessage(deadlineMs), OperationResult.PENDING, deadlineMs / 1000],
@@ -390,11 +391,11 @@ export function createOperationRepository(orm: Database) {
       });
     },
 
-    /** PENDING commands, oldest first. */
+    /** PENDING commands, oldest first (imported entries are history, not commands). */
     async pendingEntries(limit: number): Promise<HistoryEntry[]> {
       const rows = await fork().find(
         OperationRow,
-        { result: OperationResult.PENDING },
+        { result: OperationResult.PENDING, importedAt: null },
         { orderBy: { id: 'asc' }, limit },
       );
       return rows.map(toEntry);

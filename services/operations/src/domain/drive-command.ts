@@ -1,5 +1,5 @@
 import { OperationResult } from '@imm/contracts';
-import { EndpointRejectedError, type MachineDriver, NotSentError } from '../drivers/driver';
+import { EndpointRejectedError, MachineFailedError, type MachineDriver, NotSentError } from '../drivers/driver';
 import type { Command } from './commands';
 
 export type FinalResult =
@@ -121,10 +121,11 @@ export async function driveCommand(
         ? { result: OperationResult.SUCCESS, message: null }
         : { result: OperationResult.REMOTEFAILED, message: REMOTE_FAILED_MESSAGE };
     } catch (error) {
-      if (error instanceof EndpointRejectedError) {
-        await marks.clearSent().catch(() => {});
+      // Refused before sending, or (OPC UA) ended by the driver itself: final, the mark stays.
+      if (error instanceof EndpointRejectedError)
         return { result: OperationResult.INTERNALFAILED, message: error.message };
-      }
+      // The machine answered that it failed, with its reason: never retried.
+      if (error instanceof MachineFailedError) return { result: OperationResult.REMOTEFAILED, message: error.message };
       if (!(error instanceof NotSentError)) return observedOrUnknown(driver, command, policy, reasonOf(error, policy));
       lastError = reasonOf(error, policy);
       // Best effort: a mark left behind only makes a crash later read "outcome unknown".
