@@ -276,11 +276,14 @@ export const opcuaDriver: DriverFactory = (url, context) => {
         lent.release();
       }
     },
-    /** What the machine shows of a call this driver sent and lost the answer of (the worker asks once). */
+    /**
+     * What the machine shows of a call whose answer was lost: this driver's own, or one a worker
+     * that died had sent (its start-up under way or done counts; no transition stays unknown).
+     */
     async observeOutcome(command, signal) {
-      if (!sent) return undefined;
+      const call = sent ?? { at: Date.now(), answered: false };
       try {
-        return await confirm(command, sent, signal);
+        return await confirm(command, call, signal);
       } catch (error) {
         return error instanceof MachineFailedError ? 'failed' : undefined;
       }
