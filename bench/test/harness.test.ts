@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { freePort, waitFor } from '@imm/testing';
 import { CommandCycler } from '../src/commands';
 import { parseOptions } from '../src/options';
-import { systemMemory } from '../src/processes';
+import { systemMemory } from '../src/process-usage';
 import { formatComparison } from '../src/report';
 import type { BenchResult } from '../src/result';
 import { summarize } from '../src/stats';
