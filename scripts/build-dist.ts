@@ -24,9 +24,19 @@ const npmPackagesExternal: Plugin = {
   },
 };
 
+/** Command-line tools that ship in the image beside the processes. */
+export const tools = [
+  {
+    directory: 'tools/django-import',
+    entry: 'tools/django-import/src/main.ts',
+    compiled: 'tools/django-import/dist/main.js',
+  },
+];
+
 export async function buildDist(): Promise<string[]> {
+  const targets = [...processes, ...tools];
   const results = await Promise.all(
-    processes.map((p) =>
+    targets.map((p) =>
       build({
         absWorkingDir: root,
         entryPoints: [p.entry],
@@ -52,7 +62,7 @@ export async function buildDist(): Promise<string[]> {
     await writeFile(temporary, file.contents);
     await rename(temporary, file.path);
   }
-  return processes.map((p) => p.compiled);
+  return targets.map((p) => p.compiled);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
