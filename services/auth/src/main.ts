@@ -11,8 +11,10 @@ import { migrations } from './data/migrations';
 import { signingKeyRepository } from './data/signing-key-repository';
 import { createAccounts } from './domain/accounts';
 import { createPasswordHasher } from './domain/passwords';
+import { createPasswordWork } from './domain/password-work';
 import { createSessions } from './domain/sessions';
 import { createSignInThrottle } from './domain/sign-in-throttle';
+import { createSignUpThrottle } from './domain/sign-up-throttle';
 import { resolveSigningKeys } from './domain/signing-keys';
 import { createTokenService } from './domain/tokens';
 
@@ -31,6 +33,7 @@ function connectRedis(url: string, logger: Logger): Redis {
     // Fail at once while disconnected: the throttle then counts in memory instead of waiting.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
+    // A stalled Redis (connected, not answering) must not hold a sign-in longer than this.
     commandTimeout: 1000,
   });
   let down = false;
@@ -83,14 +86,28 @@ export async function startAuthService(config: AuthConfig, logger = createLogger
     const sessions = createSessions({ orm, tokens, logger });
     const accounts = createAccounts({
       orm,
-      hasher: createPasswordHasher(config.BCRYPT_ROUNDS),
+      hasher: createPasswordHasher(
+        config.BCRYPT_ROUNDS,
+        createPasswordWork({ concurrency: config.PASSWORD_WORK_CONCURRENCY, maxQueued: config.PASSWORD_WORK_QUEUE }),
+      ),
       sessions,
       throttle: createSignInThrottle({
         redis,
         prefix: config.REDIS_PREFIX,
-        maxFailuresPerUsername: config.SIGNIN_MAX_FAILURES_PER_USERNAME,
+        maxFailuresPerPair: config.SIGNIN_MAX_FAILURES_PER_PAIR,
         maxFailuresPerAddress: config.SIGNIN_MAX_FAILURES_PER_IP,
+        usernameDelayAfter: config.SIGNIN_USERNAME_DELAY_AFTER,
+        usernameDelayBaseMs: config.SIGNIN_USERNAME_DELAY_BASE_MS,
+        usernameDelayMaxMs: config.SIGNIN_USERNAME_DELAY_MAX_MS,
         windowSeconds: config.SIGNIN_FAILURE_WINDOW,
+        redisTimeoutMs: config.REDIS_TIMEOUT_MS,
+      }),
+      signUpThrottle: createSignUpThrottle({
+        redis,
+        prefix: config.REDIS_PREFIX,
+        maxPerAddress: config.SIGNUP_MAX_PER_IP,
+        windowSeconds: config.SIGNUP_WINDOW,
+        redisTimeoutMs: config.REDIS_TIMEOUT_MS,
       }),
       logger,
       // Publish at once instead of at the relay's next poll; what fails stays for the poll.

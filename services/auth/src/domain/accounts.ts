@@ -8,6 +8,7 @@ import { recordUserRegistered } from '../events/user-registered';
 import type { PasswordHasher } from './passwords';
 import type { Sessions, TokenPair } from './sessions';
 import type { SignInThrottle } from './sign-in-throttle';
+import type { SignUpThrottle } from './sign-up-throttle';
 
 export interface SignUpInput {
   username: string;
@@ -23,7 +24,8 @@ export interface SignedIn {
 }
 
 export interface Accounts {
-  signUp(input: SignUpInput): Promise<SignedIn>;
+  /** `address`: the client's, for throttling. */
+  signUp(input: SignUpInput, address: string): Promise<SignedIn>;
   /** `address`: the client's, for throttling. */
   signIn(username: string, password: string, address: string): Promise<SignedIn>;
   /** The caller of a valid access token, as long as the account exists and is active. */
@@ -37,6 +39,7 @@ export interface AccountsDeps {
   hasher: PasswordHasher;
   sessions: Sessions;
   throttle: SignInThrottle;
+  signUpThrottle: SignUpThrottle;
   logger: Logger;
   /** Called after a transaction that recorded events committed (main flushes the outbox relay). */
   eventsRecorded?: () => void;
@@ -53,7 +56,7 @@ function duplicateOf(error: unknown): ValidationError | undefined {
 }
 
 export function createAccounts(deps: AccountsDeps): Accounts {
-  const { orm, hasher, sessions, throttle, logger } = deps;
+  const { orm, hasher, sessions, throttle, signUpThrottle, logger } = deps;
   const eventsRecorded = () => deps.eventsRecorded?.();
 
   /** Inserts the user, records the event and issues the first tokens, all in one transaction. */
@@ -74,7 +77,8 @@ export function createAccounts(deps: AccountsDeps): Accounts {
   }
 
   return {
-    async signUp(input) {
+    async signUp(input, address) {
+      await signUpThrottle.attempt(address);
       const users = userRepository(orm.em.fork());
       const [usernameTaken, emailTaken] = await Promise.all([
         users.usernameTaken(input.username),
@@ -103,18 +107,16 @@ export function createAccounts(deps: AccountsDeps): Accounts {
     },
 
     async signIn(username, password, address) {
-      await throttle.check(username, address);
+      const attempt = await throttle.attempt(username, address);
       const user = await userRepository(orm.em.fork()).findByUsername(username);
       // The same work and the same answer whether the user is unknown, inactive or mistyped.
       let ok = false;
       let needsRehash = false;
       if (user) ({ ok, needsRehash } = await hasher.verify(password, user.password));
       else await hasher.verifyNothing(password);
-      if (!user || !ok || !user.isActive) {
-        await throttle.recordFailure(username, address);
-        throw new UnauthenticatedError('invalid_credentials');
-      }
-      await throttle.recordSuccess(username);
+      // The attempt stays counted as a failure unless given back here.
+      if (!user || !ok || !user.isActive) throw new UnauthenticatedError('invalid_credentials');
+      await attempt.succeeded();
 
       const lastLogin = new Date();
       const rehashed = needsRehash ? await hasher.hash(password) : undefined;

@@ -47,13 +47,16 @@ export function authRoutes(deps: AuthRoutesDeps, registry: OpenAPIRegistry): Rou
   route(router, '/api/sign-up/', {
     post: async (req, res) => {
       const body = parseBody(signUpBody, req);
-      const { user, token } = await accounts.signUp({
-        username: body.username,
-        email: body.email,
-        password: body.password,
-        firstName: body.first_name,
-        lastName: body.last_name,
-      });
+      const { user, token } = await accounts.signUp(
+        {
+          username: body.username,
+          email: body.email,
+          password: body.password,
+          firstName: body.first_name,
+          lastName: body.last_name,
+        },
+        addressOf(req),
+      );
       setTokenCookies(res, token, cookies);
       send(res, { user: userJson(user), token }, 201);
     },
@@ -66,7 +69,7 @@ export function authRoutes(deps: AuthRoutesDeps, registry: OpenAPIRegistry): Rou
     secured: false,
     body: signUpBody,
     success: { status: 201, description: 'The new user and its tokens', result: signedInSchema, headers: COOKIES_SET },
-    errors: [400, 415],
+    errors: [400, 415, 429, 503],
   });
 
   const signIn: RequestHandler = async (req, res) => {
@@ -90,7 +93,7 @@ export function authRoutes(deps: AuthRoutesDeps, registry: OpenAPIRegistry): Rou
         result: signedInSchema,
         headers: COOKIES_SET,
       },
-      errors: [400, 401, 415, 429],
+      errors: [400, 401, 415, 429, 503],
     });
   }
 
