@@ -1,7 +1,7 @@
 import { env, infrastructureShape, loadConfig } from '@imm/config';
 import { z } from 'zod';
 
-const { MODE, LOG_LEVEL, REDIS_URL, REDIS_PREFIX, AUTH_JWKS_URL } = infrastructureShape;
+const { MODE, LOG_LEVEL, REDIS_URL, REDIS_PREFIX, REDIS_TIMEOUT_MS, AUTH_JWKS_URL } = infrastructureShape;
 
 const units: Record<string, number> = { b: 1, kb: 1024, mb: 1024 * 1024 };
 
@@ -59,7 +59,11 @@ export const gatewayShape = {
   OPERATIONS_URL: env.url('http://127.0.0.1:8003'),
   UPSTREAM_TIMEOUT_MS: env.int(30_000, 1),
   BODY_LIMIT: byteSize('100kb'),
+  /** Requests per minute of one client address without a valid token. */
   RATE_LIMIT_PER_MINUTE: env.int(600, 1),
+  /** Requests per minute of one signed-in user (an MES polling a few hundred machines every few seconds). */
+  RATE_LIMIT_PER_USER_PER_MINUTE: env.int(6000, 1),
+  REDIS_TIMEOUT_MS,
   CORS_ORIGINS: originList(),
   ALLOWED_HOSTS: env.list(),
   TRUST_PROXY: trustProxy,

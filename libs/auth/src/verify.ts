@@ -4,6 +4,7 @@ import { parse as parseCookies } from 'cookie';
 import { ServiceUnavailableError, UnauthenticatedError } from '@imm/web';
 import { type AccessClaims, type Principal, TOKEN_ALGORITHM } from './claims';
 import type { KeySource } from './jwks';
+import type { NotBeforeStore } from './not-before';
 
 /**
  * The token of a request: `Authorization: Bearer <token>`, or the bare token (the Django service
@@ -20,41 +21,72 @@ export function tokenFromRequest(req: Request): string | undefined {
   return cookie ? parseCookies(cookie).access : undefined;
 }
 
-export interface TokenVerifier {
-  /** Resolves to the caller, or throws a 401 UnauthenticatedError. */
-  verifyAccess(token: string): Promise<Principal>;
+export interface VerifiedToken {
+  claims: AccessClaims;
+  principal: Principal;
 }
 
-export function createTokenVerifier(keys: KeySource): TokenVerifier {
-  return {
-    async verifyAccess(token) {
-      const decoded = jwt.decode(token, { complete: true });
-      if (!decoded || typeof decoded.payload === 'string') throw new UnauthenticatedError('token_invalid');
-      // The algorithm is pinned: `none`, HS256 made with the public key, or any other is refused.
-      if (decoded.header.alg !== TOKEN_ALGORITHM || typeof decoded.header.kid !== 'string') {
-        throw new UnauthenticatedError('token_invalid');
-      }
-      let key: Awaited<ReturnType<KeySource['getKey']>>;
-      try {
-        key = await keys.getKey(decoded.header.kid);
-      } catch {
-        throw new ServiceUnavailableError(503, 'service_unavailable');
-      }
-      if (!key) throw new UnauthenticatedError('token_invalid');
-      let claims: AccessClaims;
-      try {
-        claims = jwt.verify(token, key, { algorithms: [TOKEN_ALGORITHM] }) as AccessClaims;
-      } catch (error) {
-        throw new UnauthenticatedError(error instanceof jwt.TokenExpiredError ? 'token_expired' : 'token_invalid');
-      }
-      if (claims.token_type !== 'access') throw new UnauthenticatedError('token_not_access');
-      if (!Number.isSafeInteger(claims.user_id)) throw new UnauthenticatedError('token_invalid');
-      return {
+export interface TokenVerifier {
+  /** Resolves to the caller, or throws a 401 UnauthenticatedError (outdated tokens included). */
+  verifyAccess(token: string): Promise<Principal>;
+  /**
+   * Signature, algorithm, expiry and type only: for the gateway, which reads the not-before marks
+   * in the same Redis round trip as its rate limit and then calls `checkNotBefore` itself.
+   */
+  verifySignature(token: string): Promise<VerifiedToken>;
+}
+
+export interface TokenVerifierOptions {
+  /** Where sign-out, password changes and deactivations outdate tokens; without it none are. */
+  notBefore?: NotBeforeStore;
+}
+
+export function createTokenVerifier(keys: KeySource, options: TokenVerifierOptions = {}): TokenVerifier {
+  async function verifySignature(token: string): Promise<VerifiedToken> {
+    const decoded = jwt.decode(token, { complete: true });
+    if (!decoded || typeof decoded.payload === 'string') throw new UnauthenticatedError('token_invalid');
+    // The algorithm is pinned: `none`, HS256 made with the public key, or any other is refused.
+    if (decoded.header.alg !== TOKEN_ALGORITHM || typeof decoded.header.kid !== 'string') {
+      throw new UnauthenticatedError('token_invalid');
+    }
+    let key: Awaited<ReturnType<KeySource['getKey']>>;
+    try {
+      key = await keys.getKey(decoded.header.kid);
+    } catch {
+      throw new ServiceUnavailableError(503, 'service_unavailable');
+    }
+    if (!key) throw new UnauthenticatedError('token_invalid');
+    let claims: AccessClaims;
+    try {
+      claims = jwt.verify(token, key, { algorithms: [TOKEN_ALGORITHM] }) as AccessClaims;
+    } catch (error) {
+      throw new UnauthenticatedError(error instanceof jwt.TokenExpiredError ? 'token_expired' : 'token_invalid');
+    }
+    if (claims.token_type !== 'access') throw new UnauthenticatedError('token_not_access');
+    if (!Number.isSafeInteger(claims.user_id) || typeof claims.iat !== 'number') {
+      throw new UnauthenticatedError('token_invalid');
+    }
+    if (claims.sid !== undefined && typeof claims.sid !== 'string') throw new UnauthenticatedError('token_invalid');
+    return {
+      claims,
+      principal: {
         id: claims.user_id,
         username: String(claims.username ?? ''),
         isStaff: claims.is_staff === true,
         isSuperuser: claims.is_superuser === true,
-      };
+      },
+    };
+  }
+
+  return {
+    verifySignature,
+    async verifyAccess(token) {
+      const { claims, principal } = await verifySignature(token);
+      // Unknown (Redis unreachable or slow) is accepted: the documented fallback.
+      if (options.notBefore && (await options.notBefore.outdated(claims)) === true) {
+        throw new UnauthenticatedError('token_revoked');
+      }
+      return principal;
     },
   };
 }

@@ -55,6 +55,11 @@ export const infrastructureShape = {
   BUS_PREFIX: env.name('imm'),
   /** Prefixes BullMQ and rate-limit keys in Redis, for the same reason. */
   REDIS_PREFIX: env.name('imm'),
+  /**
+   * The longest a request waits on Redis (rate limits, throttles, not-before marks); then each
+   * use falls back as docs/security.md says, instead of hanging.
+   */
+  REDIS_TIMEOUT_MS: env.int(250, 10, 10_000),
   /** Where the auth service publishes the public keys that verify tokens. */
   AUTH_JWKS_URL: env.url('http://127.0.0.1:8001/api/auth/jwks.json'),
 };

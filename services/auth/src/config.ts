@@ -91,8 +91,6 @@ export const authShape = {
   PASSWORD_WORK_CONCURRENCY: env.int(4, 1),
   /** Password hashes and checks waiting beyond those; one more gets 503 at once. */
   PASSWORD_WORK_QUEUE: env.int(32, 0),
-  /** A Redis call on a request path that takes longer falls back (see docs/security.md). */
-  REDIS_TIMEOUT_MS: env.int(250, 10),
 };
 
 export type AuthConfig = ReturnType<typeof loadAuthConfig>;

@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { redisNotBefore } from '@imm/auth';
 import { busReady, connectBus, OutboxMessage, ProcessedEvent, startOutboxRelay } from '@imm/bus';
 import { checkDatabase, openDatabase } from '@imm/db';
 import { createLogger, type Logger } from '@imm/logging';
@@ -8,6 +9,7 @@ import { createApp } from './app';
 import { type AuthConfig, loadAuthConfig } from './config';
 import { RefreshToken, SigningKey, User } from './data/entities';
 import { migrations } from './data/migrations';
+import { redisNotBeforeMarks } from './data/not-before-marks';
 import { signingKeyRepository } from './data/signing-key-repository';
 import { createAccounts } from './domain/accounts';
 import { createPasswordHasher } from './domain/passwords';
@@ -79,11 +81,19 @@ export async function startAuthService(config: AuthConfig, logger = createLogger
     });
     logger.info({ kid: keys.kid, source: keys.source }, 'signing key ready');
 
-    const tokens = createTokenService(keys, {
-      accessSeconds: config.ACCESS_TOKEN_LIFETIME,
-      refreshSeconds: config.REFRESH_TOKEN_LIFETIME,
-    });
-    const sessions = createSessions({ orm, tokens, logger });
+    const tokens = createTokenService(
+      keys,
+      { accessSeconds: config.ACCESS_TOKEN_LIFETIME, refreshSeconds: config.REFRESH_TOKEN_LIFETIME },
+      {
+        notBefore: redisNotBefore(redis, {
+          prefix: config.REDIS_PREFIX,
+          timeoutMs: config.REDIS_TIMEOUT_MS,
+          onUnavailable: (error) => logger.warn({ err: error }, 'not-before marks unreadable; tokens accepted'),
+        }),
+      },
+    );
+    const marks = redisNotBeforeMarks(redis, config.REDIS_PREFIX, config.ACCESS_TOKEN_LIFETIME);
+    const sessions = createSessions({ orm, tokens, marks, logger });
     const accounts = createAccounts({
       orm,
       hasher: createPasswordHasher(

@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { createTokenVerifier, remoteKeySource } from '@imm/auth';
+import { createTokenVerifier, redisNotBefore, remoteKeySource } from '@imm/auth';
 import { busReady, connectBus } from '@imm/bus';
 import { checkDatabase } from '@imm/db';
 import { createLogger } from '@imm/logging';
@@ -55,7 +55,13 @@ export async function startOperationsApi(
     const app = createApp({
       logger,
       service,
-      verifier: createTokenVerifier(remoteKeySource(config.AUTH_JWKS_URL)),
+      verifier: createTokenVerifier(remoteKeySource(config.AUTH_JWKS_URL), {
+        notBefore: redisNotBefore(redis, {
+          prefix: config.REDIS_PREFIX,
+          timeoutMs: config.REDIS_TIMEOUT_MS,
+          onUnavailable: (error) => logger.warn({ err: error }, 'not-before marks unreadable; tokens accepted'),
+        }),
+      }),
       readiness: {
         database: () => checkDatabase(orm),
         redis: () => redisReady(redis),

@@ -1,5 +1,5 @@
 import { callerOf, requireUser } from '@imm/auth';
-import { type OpenAPIRegistry, parseBody, registerRoute, route, send, ValidationError } from '@imm/web';
+import { type OpenAPIRegistry, parseBody, parseId, registerRoute, route, send, ValidationError } from '@imm/web';
 import { type Request, type RequestHandler, Router } from 'express';
 import type { Accounts } from '../domain/accounts';
 import type { Sessions } from '../domain/sessions';
@@ -10,11 +10,13 @@ import {
   emptySchema,
   jwksSchema,
   meSchema,
+  passwordChangeBody,
   refreshBody,
   signedInSchema,
   signInBody,
   signUpBody,
   tokenPairSchema,
+  userIdParams,
   userJson,
 } from './schemas';
 
@@ -156,6 +158,53 @@ export function authRoutes(deps: AuthRoutesDeps, registry: OpenAPIRegistry): Rou
     secured: true,
     success: { status: 200, description: 'The caller', result: meSchema },
     errors: [401],
+  });
+
+  route(router, '/api/me/password/', {
+    post: [
+      signedIn,
+      async (req, res) => {
+        const body = parseBody(passwordChangeBody, req);
+        await accounts.changePassword(
+          callerOf(req),
+          { oldPassword: body.old_password, newPassword: body.new_password },
+          addressOf(req),
+        );
+        clearTokenCookies(res, cookies);
+        send(res, {});
+      },
+    ],
+  });
+  registerRoute(registry, {
+    method: 'post',
+    path: '/api/me/password/',
+    summary:
+      'Change the password: every session of the user ends and its access tokens stop working at once (sign in again)',
+    tags: TAGS,
+    secured: true,
+    body: passwordChangeBody,
+    success: { status: 200, description: 'Changed; signed out everywhere', result: emptySchema },
+    errors: [400, 401, 415, 429],
+  });
+
+  route(router, '/api/users/:id/deactivate/', {
+    post: [
+      signedIn,
+      async (req, res) => {
+        const user = await accounts.deactivate(callerOf(req), parseId(req.params.id));
+        send(res, { user: userJson(user) });
+      },
+    ],
+  });
+  registerRoute(registry, {
+    method: 'post',
+    path: '/api/users/{id}/deactivate/',
+    summary: 'Deactivate a user (superusers only): its sessions end and its access tokens stop working at once',
+    tags: TAGS,
+    secured: true,
+    params: userIdParams,
+    success: { status: 200, description: 'The deactivated user', result: meSchema },
+    errors: [401, 403, 404],
   });
 
   route(router, '/api/auth/jwks.json', {
