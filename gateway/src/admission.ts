@@ -61,8 +61,8 @@ function limiter(options: AdmissionOptions, name: string, points: number): RateL
       rejectIfRedisNotReady: true,
       // A key over its limit is refused from memory for the rest of its window: no round trip.
       inMemoryBlockOnConsumed: points,
-      insuranceLimiter,
     }),
+    // The insurance is the wrapper's alone, so a slow Redis that then fails counts once, not twice.
     insuranceLimiter,
     timeoutMs: options.redisTimeoutMs,
   });

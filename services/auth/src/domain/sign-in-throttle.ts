@@ -62,8 +62,8 @@ export function createSignInThrottle(options: SignInThrottleOptions): SignInThro
         points,
         duration,
         rejectIfRedisNotReady: true,
-        insuranceLimiter,
       }),
+      // The insurance is the wrapper's alone, so a slow Redis that then fails counts once, not twice.
       insuranceLimiter,
       timeoutMs: options.redisTimeoutMs,
     });

@@ -31,8 +31,8 @@ export function createSignUpThrottle(options: SignUpThrottleOptions): SignUpThro
       points,
       duration,
       rejectIfRedisNotReady: true,
-      insuranceLimiter,
     }),
+    // The insurance is the wrapper's alone, so a slow Redis that then fails counts once, not twice.
     insuranceLimiter,
     timeoutMs: options.redisTimeoutMs,
   });
