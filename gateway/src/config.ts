@@ -54,6 +54,8 @@ export const gatewayShape = {
   REDIS_PREFIX,
   AUTH_JWKS_URL,
   PORT: env.port(8000),
+  /** The gateway is the public port: every interface unless told otherwise. */
+  HOST: z.string().min(1).default('0.0.0.0'),
   AUTH_URL: env.url('http://127.0.0.1:8001'),
   MACHINES_URL: env.url('http://127.0.0.1:8002'),
   OPERATIONS_URL: env.url('http://127.0.0.1:8003'),

@@ -84,7 +84,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     openApi.start();
     closers.push(() => openApi.stop());
     const app = createApp({ config, logger, redis, verifier, openApi, agents });
-    const { server, port } = await serveHttp(app, config.PORT, closers);
+    const { server, port } = await serveHttp(app, config.PORT, closers, { host: config.HOST });
     logger.info({ port, upstreams: upstreamUrls(config) }, `gateway listening on port ${port}`);
     return { server, port, close: closers.closeAll };
   } catch (error) {

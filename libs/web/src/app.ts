@@ -53,7 +53,7 @@ export interface HttpAppOptions {
    * at the internal `GET /openapi.json`, where the gateway fetches it to merge.
    */
   openApi?: object;
-  /** Express `trust proxy`: whose X-Forwarded-For to believe. */
+  /** Express `trust proxy`: whose X-Forwarded-For to believe; only a proxy on this host by default. */
   trustProxy?: string | boolean | number;
 }
 
@@ -61,7 +61,7 @@ export interface HttpAppOptions {
 export function createHttpApp(options: HttpAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', options.trustProxy ?? 'loopback, linklocal, uniquelocal');
+  app.set('trust proxy', options.trustProxy ?? 'loopback');
   app.use(requestId);
   app.use(
     pinoHttp({

@@ -2,8 +2,8 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 
-/** Starts listening and resolves once the port is bound (port 0 picks a free one). */
-export function listen(app: Express, port: number, host = '0.0.0.0'): Promise<Server> {
+/** Starts listening and resolves once the port is bound (port 0 picks a free one); loopback by default. */
+export function listen(app: Express, port: number, host = '127.0.0.1'): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = app.listen(port, host, (error?: Error) => (error ? reject(error) : resolve(server)));
     server.keepAliveTimeout = 65_000; // longer than the gateway's upstream idle timeout

@@ -151,7 +151,10 @@ export async function startAuthService(config: AuthConfig, logger = createLogger
         nats: () => busReady(bus),
       },
     });
-    const { server, port } = await serveHttp(app, config.PORT, closers);
+    const { server, port } = await serveHttp(app, config.PORT, closers, {
+      host: config.HOST,
+      trustedProxies: config.TRUSTED_PROXIES,
+    });
     logger.info({ port }, 'auth service listening');
     return { server, port, stop: closers.closeAll } satisfies RunningAuthService;
   } catch (error) {

@@ -77,7 +77,10 @@ export async function startMachines(config: MachinesConfig, logger: Logger): Pro
         nats: () => busReady(bus),
       },
     });
-    const { server, port } = await serveHttp(app, config.PORT, closers);
+    const { server, port } = await serveHttp(app, config.PORT, closers, {
+      host: config.HOST,
+      trustedProxies: config.TRUSTED_PROXIES,
+    });
     logger.info({ port }, 'machines service listening');
     return { port, server, orm, bus, relay, service, stop: closers.closeAll };
   } catch (error) {

@@ -68,7 +68,10 @@ export async function startOperationsApi(
         nats: () => busReady(bus),
       },
     });
-    const { server, port } = await serveHttp(app, config.PORT, closers);
+    const { server, port } = await serveHttp(app, config.PORT, closers, {
+      host: config.HOST,
+      trustedProxies: config.TRUSTED_PROXIES,
+    });
     logger.info({ port }, 'operations API listening');
     return { server, port, stop: closers.closeAll };
   } catch (error) {
