@@ -1,6 +1,6 @@
 import express, { type Express, type RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
-import { acceptRequestId, type Logger, REQUEST_ID_HEADER, runWithRequestId } from '@imm/logging';
+import { acceptRequestId, errorSerializer, type Logger, REQUEST_ID_HEADER, runWithRequestId } from '@imm/logging';
 import { NotAcceptableError, UnsupportedMediaTypeError } from './errors';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { route } from './routes';
@@ -72,6 +72,8 @@ export function createHttpApp(options: HttpAppOptions): Express {
       serializers: {
         req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+        // pino-http's own would replace the logger's, which keeps secrets out of errors.
+        err: errorSerializer,
       },
     }),
   );
