@@ -13,12 +13,24 @@ export interface MachineDriver {
   execute(command: Command, signal: AbortSignal): Promise<DriverOutcome>;
 }
 
+/**
+ * The short, fixed reason a user reads in the history. The detail (status codes, replies, socket
+ * errors, the allowed networks) goes to the worker's log only: shown to users it would let anyone
+ * who registers a machine map the machine network.
+ */
+export type FailureReason = 'no answer' | 'refused' | 'bad reply';
+
 export class TransportError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  readonly reason: FailureReason;
+  constructor(message: string, options?: { cause?: unknown; reason?: FailureReason }) {
     super(message, options);
     this.name = 'TransportError';
+    this.reason = options?.reason ?? 'no answer';
   }
 }
+
+/** The history's reason for an endpoint the worker must not reach. */
+export const NOT_ALLOWED_REASON = 'not allowed by the network policy';
 
 export class EndpointRejectedError extends Error {
   constructor(message: string) {

@@ -39,7 +39,7 @@ function readReply(response: IncomingMessage): Promise<string> {
       size += chunk.length;
       if (size > MAX_REPLY_BYTES) {
         response.destroy();
-        reject(new TransportError('reply too large'));
+        reject(new TransportError('reply too large', { reason: 'bad reply' }));
         return;
       }
       chunks.push(chunk);
@@ -51,17 +51,20 @@ function readReply(response: IncomingMessage): Promise<string> {
 
 /** The protocol's answer: `{"result": 1}` is success, `{"result": 2}` failed; all else is nonsense. */
 function outcomeOf(status: number, text: string): DriverOutcome {
-  if (status < 200 || status > 299) throw new TransportError(`machine answered HTTP ${status}`);
+  if (status < 200 || status > 299)
+    throw new TransportError(`machine answered HTTP ${status}`, { reason: 'bad reply' });
   let reply: unknown;
   try {
     reply = JSON.parse(text);
   } catch {
-    throw new TransportError('machine answered with something other than JSON');
+    throw new TransportError('machine answered with something other than JSON', { reason: 'bad reply' });
   }
   const result = reply && typeof reply === 'object' ? (reply as { result?: unknown }).result : undefined;
   if (result === 1) return 'success';
   if (result === 2) return 'failed';
-  throw new TransportError(`machine answered with an unknown result: ${JSON.stringify(result) ?? 'none'}`);
+  throw new TransportError(`machine answered with an unknown result: ${JSON.stringify(result) ?? 'none'}`, {
+    reason: 'bad reply',
+  });
 }
 
 /**
@@ -103,6 +106,7 @@ export const httpDriver: DriverFactory = (endpoint, context) => {
             reject(
               new TransportError(`machine unreachable: ${(error as NodeJS.ErrnoException).code ?? error.message}`, {
                 cause: error,
+                reason: (error as NodeJS.ErrnoException).code === 'ECONNREFUSED' ? 'refused' : 'no answer',
               }),
             );
         });
