@@ -175,3 +175,14 @@ export function machineView(machine: Machine): MachineView {
     updated_at: machine.updatedAt.toISOString(),
   };
 }
+
+/**
+ * A machine as `caller` may see it: the endpoint (it may hold credentials, and it maps the machine
+ * network) only for its owner and superusers; `null` for everyone else.
+ */
+export function machineViewFor(caller: Caller): (machine: Machine) => MachineView {
+  return (machine) => {
+    const view = machineView(machine);
+    return mayWrite(caller, machine) ? view : { ...view, endpoint: null };
+  };
+}
