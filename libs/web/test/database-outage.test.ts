@@ -49,7 +49,8 @@ beforeAll(async () => {
     readiness: {},
     mount: (a) => {
       const router = express.Router();
-      for (const name of Object.keys(failures)) route(router, `/${name}`, { get: async () => void (await failures[name]?.()) });
+      for (const name of Object.keys(failures))
+        route(router, `/${name}`, { get: async () => void (await failures[name]?.()) });
       a.use(router);
     },
   });
@@ -67,7 +68,12 @@ afterAll(async () => {
 
 // Registered before the app is built (the mount reads the names).
 failures['pool-timeout'] = async () => {
-  const db = knex({ client: 'pg', connection: POSTGRES.toString(), pool: { min: 0, max: 1 }, acquireConnectionTimeout: 200 });
+  const db = knex({
+    client: 'pg',
+    connection: POSTGRES.toString(),
+    pool: { min: 0, max: 1 },
+    acquireConnectionTimeout: 200,
+  });
   try {
     await db.transaction(async () => {
       // The only connection is held by this transaction: the next query waits for the pool.
