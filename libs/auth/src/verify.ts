@@ -5,6 +5,7 @@ import { ServiceUnavailableError, UnauthenticatedError } from '@imm/web';
 import { type AccessClaims, type Principal, TOKEN_ALGORITHM } from './claims';
 import type { KeySource } from './jwks';
 import type { NotBeforeStore } from './not-before';
+import { verifiedTokens } from './verified-tokens';
 
 /**
  * The token of a request: `Authorization: Bearer <token>`, or the bare token (the Django service
@@ -31,7 +32,7 @@ export interface TokenVerifier {
   verifyAccess(token: string): Promise<Principal>;
   /**
    * Signature, algorithm, expiry and type only: for the gateway, which reads the not-before marks
-   * in the same Redis round trip as its rate limit and then calls `checkNotBefore` itself.
+   * in the same Redis round trip as its rate limit and then checks them itself.
    */
   verifySignature(token: string): Promise<VerifiedToken>;
 }
@@ -41,20 +42,38 @@ export interface TokenVerifierOptions {
   notBefore?: NotBeforeStore;
 }
 
+/** Seconds since the epoch, as jsonwebtoken compares `exp`. */
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
 export function createTokenVerifier(keys: KeySource, options: TokenVerifierOptions = {}): TokenVerifier {
+  const verified = verifiedTokens();
+
+  async function keyOf(kid: string): ReturnType<KeySource['getKey']> {
+    try {
+      return await keys.getKey(kid);
+    } catch {
+      throw new ServiceUnavailableError(503, 'service_unavailable');
+    }
+  }
+
   async function verifySignature(token: string): Promise<VerifiedToken> {
+    const known = verified.get(token);
+    if (known) {
+      if (nowSeconds() >= known.exp) {
+        verified.forget(token);
+        throw new UnauthenticatedError('token_expired');
+      }
+      // A key withdrawn from the key set takes its tokens with it, cached or not.
+      if (!(await keyOf(known.kid))) throw new UnauthenticatedError('token_invalid');
+      return { claims: known.claims, principal: known.principal };
+    }
     const decoded = jwt.decode(token, { complete: true });
     if (!decoded || typeof decoded.payload === 'string') throw new UnauthenticatedError('token_invalid');
     // The algorithm is pinned: `none`, HS256 made with the public key, or any other is refused.
     if (decoded.header.alg !== TOKEN_ALGORITHM || typeof decoded.header.kid !== 'string') {
       throw new UnauthenticatedError('token_invalid');
     }
-    let key: Awaited<ReturnType<KeySource['getKey']>>;
-    try {
-      key = await keys.getKey(decoded.header.kid);
-    } catch {
-      throw new ServiceUnavailableError(503, 'service_unavailable');
-    }
+    const key = await keyOf(decoded.header.kid);
     if (!key) throw new UnauthenticatedError('token_invalid');
     let claims: AccessClaims;
     try {
@@ -67,21 +86,21 @@ export function createTokenVerifier(keys: KeySource, options: TokenVerifierOptio
       throw new UnauthenticatedError('token_invalid');
     }
     if (claims.sid !== undefined && typeof claims.sid !== 'string') throw new UnauthenticatedError('token_invalid');
-    return {
-      claims,
-      principal: {
-        id: claims.user_id,
-        username: String(claims.username ?? ''),
-        isStaff: claims.is_staff === true,
-        isSuperuser: claims.is_superuser === true,
-      },
+    const principal: Principal = {
+      id: claims.user_id,
+      username: String(claims.username ?? ''),
+      isStaff: claims.is_staff === true,
+      isSuperuser: claims.is_superuser === true,
     };
+    verified.remember(token, { claims, principal, exp: claims.exp, kid: decoded.header.kid });
+    return { claims, principal };
   }
 
   return {
     verifySignature,
     async verifyAccess(token) {
       const { claims, principal } = await verifySignature(token);
+      // The marks are read on every request (never remembered): a sign-out applies at once.
       // Unknown (Redis unreachable or slow) is accepted: the documented fallback.
       if (options.notBefore && (await options.notBefore.outdated(claims)) === true) {
         throw new UnauthenticatedError('token_revoked');
