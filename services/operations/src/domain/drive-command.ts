@@ -1,11 +1,5 @@
 import { OperationResult } from '@imm/contracts';
-import {
-  EndpointRejectedError,
-  type FailureReason,
-  type MachineDriver,
-  NOT_ALLOWED_REASON,
-  TransportError,
-} from '../drivers/driver';
+import { EndpointRejectedError, type FailureReason, type MachineDriver, TransportError } from '../drivers/driver';
 import type { Command } from './commands';
 
 export type FinalResult =
@@ -69,7 +63,7 @@ export async function driveCommand(
     driver = connect();
   } catch (error) {
     if (error instanceof EndpointRejectedError)
-      return { result: OperationResult.INTERNALFAILED, message: NOT_ALLOWED_REASON, detail: error.message };
+      return { result: OperationResult.INTERNALFAILED, message: error.reason, detail: error.message };
     throw error;
   }
   let lastError = 'no attempt made';
@@ -85,7 +79,7 @@ export async function driveCommand(
     } catch (error) {
       if (cancel.aborted) throw new DriveCancelledError();
       if (error instanceof EndpointRejectedError)
-        return { result: OperationResult.INTERNALFAILED, message: NOT_ALLOWED_REASON, detail: error.message };
+        return { result: OperationResult.INTERNALFAILED, message: error.reason, detail: error.message };
       // A driver's own bug counts as no answer too: retried, then INTERNALFAILED, never stuck.
       const text = error instanceof Error ? error.message : String(error);
       lastError =

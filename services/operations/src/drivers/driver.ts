@@ -31,11 +31,16 @@ export class TransportError extends Error {
 
 /** The history's reason for an endpoint the worker must not reach. */
 export const NOT_ALLOWED_REASON = 'not allowed by the network policy';
+/** The history's reason for an endpoint no driver speaks. */
+export const NO_DRIVER_REASON = 'no driver for this endpoint';
 
 export class EndpointRejectedError extends Error {
-  constructor(message: string) {
+  /** The history's fixed reason; the message is the detail, for the worker's log. */
+  readonly reason: string;
+  constructor(message: string, reason: string = NOT_ALLOWED_REASON) {
     super(message);
     this.name = 'EndpointRejectedError';
+    this.reason = reason;
   }
 }
 
