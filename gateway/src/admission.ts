@@ -109,7 +109,7 @@ export function admission(options: AdmissionOptions): RequestHandler {
     }
 
     const points = verified ? options.perUserPerMinute : options.perAddressPerMinute;
-    // Both commands are issued in this same tick, so they travel in one pipeline.
+    // Both commands are issued in this same tick, before either answer is awaited: one round trip.
     const counted = verified
       ? byUser.consume(String(verified.claims.user_id))
       : byAddress.consume(req.ip ?? req.socket.remoteAddress ?? 'unknown');

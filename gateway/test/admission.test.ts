@@ -1,3 +1,5 @@
+import { connect, createServer, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { type RedisServerHandle, startRedisServer } from '@imm/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -110,6 +112,41 @@ describe('not-before marks at the gateway', () => {
       expect(machines.seen).toHaveLength(2);
     } finally {
       redis.disconnect();
+    }
+  });
+});
+
+describe('one Redis round trip per request', () => {
+  it('sends the rate-limit count and the not-before read together, in one write', async () => {
+    // A TCP proxy of the test's own in front of the shared Redis counts the gateway's writes.
+    let writes = 0;
+    const sockets = new Set<Socket>();
+    const proxy = createServer((client) => {
+      const upstream = connect(6379, '127.0.0.1');
+      for (const socket of [client, upstream]) {
+        sockets.add(socket);
+        socket.on('error', () => socket.destroy());
+      }
+      client.on('data', (chunk) => {
+        writes += 1;
+        upstream.write(chunk);
+      });
+      upstream.pipe(client);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    try {
+      const gw = await gateway({
+        REDIS_URL: `redis://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+        REDIS_PREFIX: uniquePrefix('roundtrip'),
+      });
+      const get = () => fetch(`${gw.url}/api/machines/`, { headers: { Authorization: bearer({ user_id: 31 }) } });
+      expect((await get()).status).toBe(200); // loads the rate-limit script
+      const before = writes;
+      for (let i = 0; i < 10; i++) expect((await get()).status).toBe(200);
+      expect(writes - before).toBe(10);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => proxy.close(resolve));
     }
   });
 });
