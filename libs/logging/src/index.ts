@@ -31,38 +31,52 @@ export function acceptRequestId(candidate: unknown): string {
 }
 
 /**
+ * stdout, written asynchronously: a request never waits for its log line to reach a slow pipe, and
+ * lines logged while a write is in flight go out together in one write. pino flushes what is
+ * left when the process exits. One destination per process, whatever the number of loggers.
+ */
+let stdout: pino.DestinationStream | undefined;
+function stdoutDestination(): pino.DestinationStream {
+  stdout ??= pino.destination({ dest: 1, sync: false });
+  return stdout;
+}
+
+/**
  * JSON lines on stdout. Passwords, tokens and authorization headers are redacted wherever they
  * appear, so no code path can log them by accident.
  */
 export function createLogger(name: string, level = process.env.LOG_LEVEL ?? 'info'): Logger {
-  return pino({
-    name,
-    level,
-    base: { service: name },
-    timestamp: pino.stdTimeFunctions.isoTime,
-    // Errors (driver errors included) lose any hash or token in their text.
-    serializers: { err: errorSerializer },
-    mixin() {
-      const requestId = currentRequestId();
-      return requestId ? { requestId } : {};
+  return pino(
+    {
+      name,
+      level,
+      base: { service: name },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      // Errors (driver errors included) lose any hash or token in their text.
+      serializers: { err: errorSerializer },
+      mixin() {
+        const requestId = currentRequestId();
+        return requestId ? { requestId } : {};
+      },
+      redact: {
+        paths: [
+          'password',
+          '*.password',
+          '*.*.password',
+          'token',
+          '*.token',
+          'access',
+          'refresh',
+          '*.access',
+          '*.refresh',
+          'req.headers.authorization',
+          'req.headers.cookie',
+          'res.headers["set-cookie"]',
+          'headers.authorization',
+        ],
+        censor: '[redacted]',
+      },
     },
-    redact: {
-      paths: [
-        'password',
-        '*.password',
-        '*.*.password',
-        'token',
-        '*.token',
-        'access',
-        'refresh',
-        '*.access',
-        '*.refresh',
-        'req.headers.authorization',
-        'req.headers.cookie',
-        'res.headers["set-cookie"]',
-        'headers.authorization',
-      ],
-      censor: '[redacted]',
-    },
-  });
+    stdoutDestination(),
+  );
 }
