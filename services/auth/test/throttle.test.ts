@@ -1,4 +1,5 @@
 import { freePort } from '@imm/testing';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dropTestDatabase, newUser, startService, type TestService, testSettings } from './service';
 
@@ -87,6 +88,19 @@ describe('sign-in throttling', () => {
     expect((await signIn(service, 'neighbour', 'pw-neighbour-secret', address)).status).toBe(429);
     // Other clients are not affected.
     expect((await signIn(service, 'neighbour', 'pw-neighbour-secret', '198.51.100.8')).status).toBe(200);
+  });
+
+  it('counts an overlong username by its digest: throttled like any other, its keys stay short', async () => {
+    const long = 'x'.repeat(20_000);
+    for (let i = 0; i < 3; i++) expect((await signIn(service, long, 'wrong guess', '203.0.113.90')).status).toBe(401);
+    expect((await signIn(service, long, 'wrong guess', '203.0.113.90')).status).toBe(429);
+    const redis = new Redis(settings.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    try {
+      const keys = await redis.keys(`${settings.REDIS_PREFIX}:signin:*`);
+      expect(Math.max(...keys.map((key) => key.length))).toBeLessThan(300);
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('slows down, never locks, a username guessed from many addresses', async () => {

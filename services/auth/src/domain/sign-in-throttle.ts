@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { ThrottledError } from '@imm/web';
 import type { Redis } from 'ioredis';
 import {
@@ -94,8 +95,10 @@ export function createSignInThrottle(options: SignInThrottleOptions): SignInThro
 
   return {
     async attempt(rawUsername, address) {
-      // A username differing only in case is the same account to guess.
-      const username = rawUsername.toLowerCase();
+      // A username differing only in case is the same account to guess; an overlong one (no account
+      // has it) is counted by its digest, so a key never grows with what the client sends.
+      const lower = rawUsername.toLowerCase();
+      const username = lower.length <= 150 ? lower : `sha256:${createHash('sha256').update(lower).digest('hex')}`;
       const pairKey = `${username}|${address}`;
       const [pair, ip, user] = await Promise.all([
         take(byPair, pairKey),
