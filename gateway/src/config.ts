@@ -1,7 +1,8 @@
 import { env, infrastructureShape, loadConfig } from '@imm/config';
 import { z } from 'zod';
 
-const { MODE, LOG_LEVEL, REDIS_URL, REDIS_PREFIX, REDIS_TIMEOUT_MS, AUTH_JWKS_URL } = infrastructureShape;
+const { MODE, LOG_LEVEL, REDIS_URL, REDIS_PREFIX, REDIS_TIMEOUT_MS, AUTH_JWKS_URL, TRUSTED_PROXIES } =
+  infrastructureShape;
 
 const units: Record<string, number> = { b: 1, kb: 1024, mb: 1024 * 1024 };
 
@@ -68,6 +69,9 @@ export const gatewayShape = {
   REDIS_TIMEOUT_MS,
   CORS_ORIGINS: originList(),
   ALLOWED_HOSTS: env.list(),
+  /** The proxies in front of the gateway (a load balancer, an Ingress controller); as the services read it. */
+  TRUSTED_PROXIES,
+  /** Express `trust proxy` as it is (true, a hop count, a list); when set it wins over TRUSTED_PROXIES. */
   TRUST_PROXY: trustProxy,
   /** An unknown key id refetches the JWKS at most this often (forged kids cannot flood auth). */
   JWKS_MIN_REFRESH_MS: env.int(5_000, 0),
@@ -86,6 +90,8 @@ export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env) {
     : new URL('/api/auth/jwks.json', config.AUTH_URL).toString();
   return {
     ...config,
+    // One variable names the trusted proxies everywhere; TRUST_PROXY stays for older deployments.
+    TRUST_PROXY: source.TRUST_PROXY?.trim() ? config.TRUST_PROXY : config.TRUSTED_PROXIES.join(', '),
     AUTH_JWKS_URL: jwksUrl,
     CORS_ORIGINS: config.CORS_ORIGINS.map((origin) => origin.replace(/\/$/, '')),
   };

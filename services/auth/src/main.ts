@@ -11,6 +11,7 @@ import { RefreshToken, SigningKey, User } from './data/entities';
 import { migrations } from './data/migrations';
 import { redisNotBeforeMarks } from './data/not-before-marks';
 import { signingKeyRepository } from './data/signing-key-repository';
+import { createUserImportStore } from './data/user-import-store';
 import { createAccounts } from './domain/accounts';
 import { createPasswordHasher } from './domain/passwords';
 import { createPasswordWork } from './domain/password-work';
@@ -19,6 +20,7 @@ import { createSignInThrottle } from './domain/sign-in-throttle';
 import { createSignUpThrottle } from './domain/sign-up-throttle';
 import { resolveSigningKeys } from './domain/signing-keys';
 import { createTokenService } from './domain/tokens';
+import { serveImportUsers } from './events/import-users';
 
 export interface RunningAuthService {
   server: Server;
@@ -124,6 +126,8 @@ export async function startAuthService(config: AuthConfig, logger = createLogger
       eventsRecorded: () => void relay.flush(),
     });
     await accounts.seedAdmin({ password: config.ADMIN_PASSWORD, email: config.ADMIN_EMAIL });
+    const importer = serveImportUsers(bus, createUserImportStore(orm, { onEventsCommitted: () => void relay.flush() }));
+    closers.push(() => importer.stop());
 
     const purge = setInterval(() => {
       sessions.purgeExpired(new Date()).then(

@@ -8,9 +8,11 @@ import { Redis } from 'ioredis';
 import { createApp } from './app';
 import { loadMachinesConfig, type MachinesConfig } from './config';
 import { entities, MACHINES_SCHEMA } from './data/entities';
+import { createMachineImportStore } from './data/machine-import-store';
 import { createMachineStore } from './data/machine-store';
 import { migrations } from './data/migrations/index';
 import { createMachineService, type MachineService } from './domain/machine-service';
+import { serveImportMachines } from './events/import-machines';
 import { serveMachineGet } from './events/machine-get';
 import { startOperationCompletedConsumer } from './events/operation-completed';
 
@@ -53,6 +55,11 @@ export async function startMachines(config: MachinesConfig, logger: Logger): Pro
     closers.push(() => consumer.stop());
     const responder = serveMachineGet(bus, service);
     closers.push(() => responder.stop());
+    const importer = serveImportMachines(
+      bus,
+      createMachineImportStore(orm, { onEventsCommitted: () => void relay.flush() }),
+    );
+    closers.push(() => importer.stop());
 
     // Only for the not-before marks of tokens: never waited for, never a readiness dependency.
     const redis = new Redis(config.REDIS_URL, {
