@@ -87,6 +87,12 @@ export const authShape = {
   SIGNUP_MAX_PER_IP: env.int(50, 1),
   /** Seconds over which sign-ups are counted. */
   SIGNUP_WINDOW: env.int(3600, 1),
+  /**
+   * The longest a sign-in or sign-up waits on Redis for its throttle before counting in memory.
+   * Longer than REDIS_TIMEOUT_MS: a sign-in costs a bcrypt hash anyway, and a count that falls
+   * back to memory under load would let parallel guesses past the shared count.
+   */
+  THROTTLE_REDIS_TIMEOUT_MS: env.int(1000, 10, 10_000),
   /** Password hashes and checks run at once. */
   PASSWORD_WORK_CONCURRENCY: env.int(4, 1),
   /** Password hashes and checks waiting beyond those; one more gets 503 at once. */

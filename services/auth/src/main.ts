@@ -32,13 +32,13 @@ export interface RunningAuthService {
 /** Expired refresh-token rows are deleted this often. */
 const PURGE_INTERVAL_MS = 60 * 60 * 1000;
 
-function connectRedis(url: string, logger: Logger): Redis {
+function connectRedis(url: string, commandTimeoutMs: number, logger: Logger): Redis {
   const redis = new Redis(url, {
     // Fail at once while disconnected: the throttle then counts in memory instead of waiting.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
     // A stalled Redis (connected, not answering) must not hold a sign-in longer than this.
-    commandTimeout: 1000,
+    commandTimeout: commandTimeoutMs,
   });
   let down = false;
   redis.on('error', (error) => {
@@ -68,7 +68,7 @@ export async function startAuthService(config: AuthConfig, logger = createLogger
     });
     closers.push(() => orm.close());
 
-    const redis = connectRedis(config.REDIS_URL, logger);
+    const redis = connectRedis(config.REDIS_URL, config.THROTTLE_REDIS_TIMEOUT_MS, logger);
     closers.push(() => redis.quit().catch(() => redis.disconnect()));
 
     const bus = await connectBus({ url: config.NATS_URL, prefix: config.BUS_PREFIX, name: 'auth', logger });
@@ -112,14 +112,14 @@ export async function startAuthService(config: AuthConfig, logger = createLogger
         usernameDelayBaseMs: config.SIGNIN_USERNAME_DELAY_BASE_MS,
         usernameDelayMaxMs: config.SIGNIN_USERNAME_DELAY_MAX_MS,
         windowSeconds: config.SIGNIN_FAILURE_WINDOW,
-        redisTimeoutMs: config.REDIS_TIMEOUT_MS,
+        redisTimeoutMs: config.THROTTLE_REDIS_TIMEOUT_MS,
       }),
       signUpThrottle: createSignUpThrottle({
         redis,
         prefix: config.REDIS_PREFIX,
         maxPerAddress: config.SIGNUP_MAX_PER_IP,
         windowSeconds: config.SIGNUP_WINDOW,
-        redisTimeoutMs: config.REDIS_TIMEOUT_MS,
+        redisTimeoutMs: config.THROTTLE_REDIS_TIMEOUT_MS,
       }),
       logger,
       // Publish at once instead of at the relay's next poll; what fails stays for the poll.

@@ -43,6 +43,7 @@ describe('configuration', () => {
       PASSWORD_WORK_CONCURRENCY: 4,
       PASSWORD_WORK_QUEUE: 32,
       REDIS_TIMEOUT_MS: 250,
+      THROTTLE_REDIS_TIMEOUT_MS: 1000,
       JWT_PREVIOUS_PUBLIC_KEYS: [],
     });
     expect(config.JWT_PRIVATE_KEY).toBeUndefined();
