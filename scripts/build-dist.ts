@@ -24,7 +24,7 @@ const npmPackagesExternal: Plugin = {
 };
 
 /** Command-line tools that ship in the image beside the processes. */
-const tools = [
+export const tools = [
   {
     directory: 'tools/django-import',
     entry: 'tools/django-import/src/main.ts',

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { processes } from '../../processes';
+import { tools } from '../../scripts/build-dist';
 import { read, root, workspaceManifests } from './support';
 
 /** deploy/Dockerfile and .dockerignore, read as text (no Docker engine runs here). */
@@ -25,7 +26,7 @@ describe('deploy/Dockerfile', () => {
     expect(runtime).not.toMatch(/^COPY (?!--from=)/m);
     expect(runtime).not.toMatch(/tsx|typescript|\bsrc\b|npm run build/);
     const copiedDist = [...runtime.matchAll(/^COPY --from=build \S+ \/app\/(\S+) \S+$/gm)].map((m) => m[1]);
-    const needed = [...new Set(processes.map((p) => p.compiled.replace(/\/[^/]+$/, '')))];
+    const needed = [...new Set([...processes, ...tools].map((p) => p.compiled.replace(/\/[^/]+$/, '')))];
     expect(copiedDist.sort()).toEqual(needed.sort());
   });
 

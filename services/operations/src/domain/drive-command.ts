@@ -1,5 +1,11 @@
 import { OperationResult } from '@imm/contracts';
-import { EndpointRejectedError, type FailureReason, type MachineDriver, TransportError } from '../drivers/driver';
+import {
+  EndpointRejectedError,
+  type FailureReason,
+  type MachineDriver,
+  MachineFailedError,
+  TransportError,
+} from '../drivers/driver';
 import type { Command } from './commands';
 
 export type FinalResult =
@@ -80,6 +86,8 @@ export async function driveCommand(
       if (cancel.aborted) throw new DriveCancelledError();
       if (error instanceof EndpointRejectedError)
         return { result: OperationResult.INTERNALFAILED, message: error.reason, detail: error.message };
+      // What the machine itself answered (e.g. BadInvalidState): its own words, no network detail.
+      if (error instanceof MachineFailedError) return { result: OperationResult.REMOTEFAILED, message: error.message };
       // A driver's own bug counts as no answer too: retried, then INTERNALFAILED, never stuck.
       const text = error instanceof Error ? error.message : String(error);
       lastError =

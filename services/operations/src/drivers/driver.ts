@@ -1,5 +1,6 @@
 import type { Command } from '../domain/commands';
 import type { NetworkPolicy } from './network-policy';
+import type { OpcuaDriverContext } from './opcua-sessions';
 
 /** What a machine answered: it did what it was told, or it reports that it could not. */
 export type DriverOutcome = 'success' | 'failed';
@@ -33,14 +34,27 @@ export class TransportError extends Error {
 export const NOT_ALLOWED_REASON = 'not allowed by the network policy';
 /** The history's reason for an endpoint no driver speaks. */
 export const NO_DRIVER_REASON = 'no driver for this endpoint';
+/** The history's reason for an endpoint that names nothing usable (bad parameters, no such machine node). */
+export const UNUSABLE_ENDPOINT_REASON = 'endpoint not usable';
 
 export class EndpointRejectedError extends Error {
   /** The history's fixed reason; the message is the detail, for the worker's log. */
   readonly reason: string;
-  constructor(message: string, reason: string = NOT_ALLOWED_REASON) {
+  constructor(message: string, reason: string = UNUSABLE_ENDPOINT_REASON) {
     super(message);
     this.name = 'EndpointRejectedError';
     this.reason = reason;
+  }
+}
+
+/**
+ * The machine answered, and its answer is that the command failed, with the reason it gave
+ * (REMOTEFAILED with this message, never retried). For drivers whose protocol carries a reason.
+ */
+export class MachineFailedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MachineFailedError';
   }
 }
 
@@ -50,6 +64,8 @@ export interface DriverContext {
   policy: NetworkPolicy;
   /** Defaults of the simulated machine. */
   sim: { latencyMs: number; failRate: number };
+  /** Sessions and settings of the OPC UA driver (`opc.tcp://`); without them that scheme is refused. */
+  opcua?: OpcuaDriverContext;
 }
 
 /** Builds the driver of one endpoint; registered per URL scheme. */

@@ -3,14 +3,24 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import { currentRequestId, REQUEST_ID_HEADER } from '@imm/logging';
-import { abortedError, type DriverFactory, type DriverOutcome, EndpointRejectedError, TransportError } from './driver';
+import {
+  abortedError,
+  type DriverFactory,
+  type DriverOutcome,
+  EndpointRejectedError,
+  NOT_ALLOWED_REASON,
+  TransportError,
+} from './driver';
 import type { NetworkPolicy } from './network-policy';
 
 /** A reply larger than this is not the protocol's small JSON object. */
 const MAX_REPLY_BYTES = 64 * 1024;
 
 function notAllowed(host: string, policy: NetworkPolicy): EndpointRejectedError {
-  return new EndpointRejectedError(`endpoint host ${host} is outside MACHINE_NETWORKS (${policy.networks.join(', ')})`);
+  return new EndpointRejectedError(
+    `endpoint host ${host} is outside MACHINE_NETWORKS (${policy.networks.join(', ')})`,
+    NOT_ALLOWED_REASON,
+  );
 }
 
 /**
