@@ -157,7 +157,7 @@ describe('the HTTP driver (the older system protocol)', () => {
     const accepted = await sendCommand(api, owner.access, machineId, 'START');
     const done = await waitForFinal(api, owner.access, accepted.headers.get('location') as string);
     expect(done.result).toBe(3);
-    expect(done.message).toMatch(/^outcome unknown: timed out/);
+    expect(done.message).toBe('outcome unknown');
     expect(machine.received).toEqual(['START']);
   });
 });

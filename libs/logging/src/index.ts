@@ -1,8 +1,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import pino, { type Logger } from 'pino';
+import { errorSerializer } from './error-serializer';
 
 export type { Logger } from 'pino';
+export { errorSerializer, scrubSecrets } from './error-serializer';
 
 /** The header that carries a request id from the client, through the gateway, to every service. */
 export const REQUEST_ID_HEADER = 'x-request-id';
@@ -50,6 +52,8 @@ export function createLogger(name: string, level = process.env.LOG_LEVEL ?? 'inf
       level,
       base: { service: name },
       timestamp: pino.stdTimeFunctions.isoTime,
+      // Errors (driver errors included) lose any hash or token in their text.
+      serializers: { err: errorSerializer },
       mixin() {
         const requestId = currentRequestId();
         return requestId ? { requestId } : {};

@@ -168,7 +168,8 @@ describe('the HTTP driver', () => {
       const before = hits(path);
       const { entry, machine } = await run(`http://127.0.0.1:${machinePort}${path}`);
       expect(entry.result, path).toBe(3);
-      expect(entry.message, path).toMatch(/^outcome unknown: machine answered/);
+      // A short fixed reason: the machine got the request, whatever it answered; the detail is logged.
+      expect(entry.message, path).toBe('outcome unknown');
       expect(hits(path) - before, path).toBe(1);
       expect(machine.status).toBe(2);
     }
@@ -177,7 +178,7 @@ describe('the HTTP driver', () => {
   it('timeout after the request went out: sent once, never again; INTERNALFAILED "outcome unknown"', async () => {
     const before = hits('/slow');
     const { entry } = await run(`http://127.0.0.1:${machinePort}/slow`);
-    expect(entry).toMatchObject({ result: 3, message: 'outcome unknown: timed out after 500 ms' });
+    expect(entry).toMatchObject({ result: 3, message: 'outcome unknown' });
     // The machine may act on it late: a second send would drive it twice.
     await new Promise((resolve) => setTimeout(resolve, 700));
     expect(hits('/slow') - before).toBe(1);
@@ -186,16 +187,13 @@ describe('the HTTP driver', () => {
   it('connection refused: nothing reached the machine, so every attempt is made, then INTERNALFAILED', async () => {
     const closedPort = await freePort();
     const { entry } = await run(`http://127.0.0.1:${closedPort}/ok`);
-    expect(entry).toMatchObject({
-      result: 3,
-      message: expect.stringMatching(/after 3 attempts: machine unreachable: ECONNREFUSED/),
-    });
+    expect(entry).toMatchObject({ result: 3, message: 'refused' });
   });
 
   it('a machine that answers 503 is not asked again (it may have acted)', async () => {
     const path = `/flaky?m=${nextMachineId}`;
     const { entry } = await run(`http://127.0.0.1:${machinePort}${path}`);
-    expect(entry).toMatchObject({ result: 3, message: 'outcome unknown: machine answered HTTP 503' });
+    expect(entry).toMatchObject({ result: 3, message: 'outcome unknown' });
     expect(received.filter((r) => r.path === path)).toHaveLength(1);
   });
 });
@@ -272,7 +270,7 @@ describe('the retry policy (driveCommand)', () => {
     const driver = driverFailing([new TransportError('timed out'), new TransportError('timed out')]);
     const m = marks();
     const outcome = await driveCommand(() => driver, 'START', policy, m, never, 60_000);
-    expect(outcome).toEqual({ result: 3, message: 'outcome unknown: timed out after 1000 ms' });
+    expect(outcome).toEqual({ result: 3, message: 'outcome unknown', detail: 'timed out after 1000 ms' });
     expect(driver.calls).toBe(1);
     expect(m.log).toEqual(['mark']); // the mark stays: it may have been sent
   });

@@ -190,7 +190,7 @@ describe('a worker stopped (SIGTERM) during a command', () => {
     try {
       await next.ready();
       await expectFinishedOnce(stack, id, 3);
-      expect((await stack.entry(id))?.message).toMatch(/after 3 attempts: simulated machine unreachable/);
+      expect((await stack.entry(id))?.message).toBe('no answer'); // nothing was sent
     } finally {
       next.child.kill('SIGTERM');
       await next.exited;

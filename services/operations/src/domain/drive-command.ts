@@ -1,5 +1,12 @@
 import { OperationResult } from '@imm/contracts';
-import { EndpointRejectedError, MachineFailedError, type MachineDriver, NotSentError } from '../drivers/driver';
+import {
+  EndpointRejectedError,
+  type FailureReason,
+  type MachineDriver,
+  MachineFailedError,
+  NotSentError,
+  TransportError,
+} from '../drivers/driver';
 import type { Command } from './commands';
 
 export type FinalResult =
@@ -9,8 +16,10 @@ export type FinalResult =
 
 export interface CommandOutcome {
   result: FinalResult;
-  /** Why it failed, for the history entry; null on success. */
+  /** Why it failed, for the history entry: a short fixed reason; null on success. */
   message: string | null;
+  /** What exactly went wrong, for the worker's log only. */
+  detail?: string;
 }
 
 export interface DrivePolicy {
@@ -22,13 +31,12 @@ export interface DrivePolicy {
   backoffMs: number;
 }
 
-/** The start of every message of a command that may have reached the machine without an answer recorded. */
+/** The history's reason for a command that may have reached the machine without an answer recorded. */
 export const OUTCOME_UNKNOWN = 'outcome unknown';
 
-/** History messages, each a fixed text plus at most one detail. */
 export const REMOTE_FAILED_MESSAGE = 'the machine reported that the command failed';
-export const WORKER_LOST_MESSAGE = `${OUTCOME_UNKNOWN}: the worker stopped after sending the command`;
-export const maybeSentMessage = (reason: string) => `${OUTCOME_UNKNOWN}: ${reason}`;
+/** Log detail of an "outcome unknown" whose worker died after sending. */
+export const WORKER_LOST_DETAIL = 'the worker stopped after sending the command';
 export const notStartedMessage = (deadlineMs: number) =>
   `not started within ${Math.round(deadlineMs / 1000)} s of being accepted`;
 const notReachedMessage = (attempts: number, reason: string) =>
@@ -102,18 +110,23 @@ export async function driveCommand(
     driver = connect();
   } catch (error) {
     if (error instanceof EndpointRejectedError)
-      return { result: OperationResult.INTERNALFAILED, message: error.message };
+      return { result: OperationResult.INTERNALFAILED, message: error.reason, detail: error.message };
     throw error;
   }
   let lastError = 'no attempt made';
+  let lastReason: FailureReason = 'no answer';
   for (let attempt = 1; attempt <= policy.attempts; attempt++) {
     if (attempt > 1) await pause(policy.backoffMs * 2 ** (attempt - 2), cancel);
     if (cancel.aborted) throw new DriveCancelledError();
     const mark = await marks.markSent();
     if (mark === 'lost') throw new LeaseLostError();
     if (mark === 'overdue') {
-      const message = attempt === 1 ? notStartedMessage(deadlineMs) : notReachedMessage(attempt - 1, lastError);
-      return { result: OperationResult.INTERNALFAILED, message };
+      if (attempt === 1) return { result: OperationResult.INTERNALFAILED, message: notStartedMessage(deadlineMs) };
+      return {
+        result: OperationResult.INTERNALFAILED,
+        message: lastReason,
+        detail: notReachedMessage(attempt - 1, lastError),
+      };
     }
     try {
       const answer = await driver.execute(command, AbortSignal.timeout(policy.timeoutMs));
@@ -123,16 +136,21 @@ export async function driveCommand(
     } catch (error) {
       // Refused before sending, or (OPC UA) ended by the driver itself: final, the mark stays.
       if (error instanceof EndpointRejectedError)
-        return { result: OperationResult.INTERNALFAILED, message: error.message };
+        return { result: OperationResult.INTERNALFAILED, message: error.reason, detail: error.message };
       // The machine answered that it failed, with its reason: never retried.
       if (error instanceof MachineFailedError) return { result: OperationResult.REMOTEFAILED, message: error.message };
       if (!(error instanceof NotSentError)) return observedOrUnknown(driver, command, policy, reasonOf(error, policy));
       lastError = reasonOf(error, policy);
+      lastReason = error.reason;
       // Best effort: a mark left behind only makes a crash later read "outcome unknown".
       await marks.clearSent().catch(() => {});
     }
   }
-  return { result: OperationResult.INTERNALFAILED, message: notReachedMessage(policy.attempts, lastError) };
+  return {
+    result: OperationResult.INTERNALFAILED,
+    message: lastReason,
+    detail: notReachedMessage(policy.attempts, lastError),
+  };
 }
 
 /** A command that may have been sent and has no answer: what the machine shows, or "outcome unknown". */
@@ -149,7 +167,7 @@ export async function observedOrUnknown(
     if (observed === 'success') return { result: OperationResult.SUCCESS, message: null };
     if (observed === 'failed') return { result: OperationResult.REMOTEFAILED, message: REMOTE_FAILED_MESSAGE };
   }
-  return { result: OperationResult.INTERNALFAILED, message: maybeSentMessage(reason) };
+  return { result: OperationResult.INTERNALFAILED, message: OUTCOME_UNKNOWN, detail: reason };
 }
 
 /** For a takeover: the command was sent by a worker that is gone, and its answer was not kept. */
@@ -162,8 +180,7 @@ export async function outcomeOfLostDrive(
   try {
     driver = connect();
   } catch {
-    return { result: OperationResult.INTERNALFAILED, message: WORKER_LOST_MESSAGE };
+    return { result: OperationResult.INTERNALFAILED, message: OUTCOME_UNKNOWN, detail: WORKER_LOST_DETAIL };
   }
-  const outcome = await observedOrUnknown(driver, command, policy, '');
-  return outcome.result === OperationResult.INTERNALFAILED ? { ...outcome, message: WORKER_LOST_MESSAGE } : outcome;
+  return observedOrUnknown(driver, command, policy, WORKER_LOST_DETAIL);
 }

@@ -11,7 +11,8 @@ export type DriverOutcome = 'success' | 'failed';
  * - NotSentError: nothing reached the machine (connection refused, DNS, TLS handshake): retried;
  * - TransportError (any other): the command may have reached the machine (a timeout, a reset, a
  *   nonsense answer): never sent again, the entry ends "outcome unknown";
- * - EndpointRejectedError: it must not even try (not retried).
+ * - EndpointRejectedError: it must not even try (not retried);
+ * - MachineFailedError: the machine answered that it failed (REMOTEFAILED, not retried).
  * Anything else a driver throws counts as "may have been sent", the safe side.
  */
 export interface MachineDriver {
@@ -23,26 +24,44 @@ export interface MachineDriver {
   observeOutcome?(command: Command, signal: AbortSignal): Promise<DriverOutcome | undefined>;
 }
 
-/** No usable answer from the machine. */
+/**
+ * The short, fixed reason a user reads in the history. The detail (status codes, replies, socket
+ * errors, the allowed networks) goes to the worker's log only: shown to users it would let anyone
+ * who registers a machine map the machine network.
+ */
+export type FailureReason = 'no answer' | 'refused' | 'bad reply';
+
 export class TransportError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  readonly reason: FailureReason;
+  constructor(message: string, options?: { cause?: unknown; reason?: FailureReason }) {
     super(message, options);
     this.name = 'TransportError';
+    this.reason = options?.reason ?? 'no answer';
   }
 }
 
 /** A transport failure before anything reached the machine: safe to try again. */
 export class NotSentError extends TransportError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: { cause?: unknown; reason?: FailureReason }) {
     super(message, options);
     this.name = 'NotSentError';
   }
 }
 
+/** The history's reason for an endpoint the worker must not reach. */
+export const NOT_ALLOWED_REASON = 'not allowed by the network policy';
+/** The history's reason for an endpoint no driver speaks. */
+export const NO_DRIVER_REASON = 'no driver for this endpoint';
+/** The history's reason for an endpoint that names nothing usable (bad parameters, no such machine node). */
+export const UNUSABLE_ENDPOINT_REASON = 'endpoint not usable';
+
 export class EndpointRejectedError extends Error {
-  constructor(message: string) {
+  /** The history's fixed reason; the message is the detail, for the worker's log. */
+  readonly reason: string;
+  constructor(message: string, reason: string = UNUSABLE_ENDPOINT_REASON) {
     super(message);
     this.name = 'EndpointRejectedError';
+    this.reason = reason;
   }
 }
 
@@ -77,5 +96,7 @@ export type DriverFactory = (endpoint: URL, context: DriverContext) => MachineDr
 export function abortedError(signal: AbortSignal, reached = true): TransportError {
   const reason = signal.reason as { name?: string } | undefined;
   const message = reason?.name === 'TimeoutError' ? 'timed out' : 'aborted';
-  return reached ? new TransportError(message, { cause: signal.reason }) : new NotSentError(message);
+  return reached
+    ? new TransportError(message, { cause: signal.reason })
+    : new NotSentError(message, { cause: signal.reason });
 }

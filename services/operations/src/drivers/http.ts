@@ -8,6 +8,7 @@ import {
   type DriverFactory,
   type DriverOutcome,
   EndpointRejectedError,
+  NOT_ALLOWED_REASON,
   NotSentError,
   TransportError,
 } from './driver';
@@ -17,7 +18,10 @@ import type { NetworkPolicy } from './network-policy';
 const MAX_REPLY_BYTES = 64 * 1024;
 
 function notAllowed(host: string, policy: NetworkPolicy): EndpointRejectedError {
-  return new EndpointRejectedError(`endpoint host ${host} is outside MACHINE_NETWORKS (${policy.networks.join(', ')})`);
+  return new EndpointRejectedError(
+    `endpoint host ${host} is outside MACHINE_NETWORKS (${policy.networks.join(', ')})`,
+    NOT_ALLOWED_REASON,
+  );
 }
 
 /**
@@ -46,7 +50,7 @@ function readReply(response: IncomingMessage): Promise<string> {
       size += chunk.length;
       if (size > MAX_REPLY_BYTES) {
         response.destroy();
-        reject(new TransportError('reply too large'));
+        reject(new TransportError('reply too large', { reason: 'bad reply' }));
         return;
       }
       chunks.push(chunk);
@@ -58,17 +62,20 @@ function readReply(response: IncomingMessage): Promise<string> {
 
 /** The protocol's answer: `{"result": 1}` is success, `{"result": 2}` failed; all else is nonsense. */
 function outcomeOf(status: number, text: string): DriverOutcome {
-  if (status < 200 || status > 299) throw new TransportError(`machine answered HTTP ${status}`);
+  if (status < 200 || status > 299)
+    throw new TransportError(`machine answered HTTP ${status}`, { reason: 'bad reply' });
   let reply: unknown;
   try {
     reply = JSON.parse(text);
   } catch {
-    throw new TransportError('machine answered with something other than JSON');
+    throw new TransportError('machine answered with something other than JSON', { reason: 'bad reply' });
   }
   const result = reply && typeof reply === 'object' ? (reply as { result?: unknown }).result : undefined;
   if (result === 1) return 'success';
   if (result === 2) return 'failed';
-  throw new TransportError(`machine answered with an unknown result: ${JSON.stringify(result) ?? 'none'}`);
+  throw new TransportError(`machine answered with an unknown result: ${JSON.stringify(result) ?? 'none'}`, {
+    reason: 'bad reply',
+  });
 }
 
 /**
@@ -115,8 +122,13 @@ export const httpDriver: DriverFactory = (endpoint, context) => {
           if (signal.aborted) reject(abortedError(signal, reached));
           else if (error instanceof EndpointRejectedError) reject(error);
           else {
-            const reason = `machine unreachable: ${(error as NodeJS.ErrnoException).code ?? error.message}`;
-            reject(reached ? new TransportError(reason, { cause: error }) : new NotSentError(reason, { cause: error }));
+            const code = (error as NodeJS.ErrnoException).code;
+            const options = {
+              cause: error,
+              reason: code === 'ECONNREFUSED' ? ('refused' as const) : ('no answer' as const),
+            };
+            const detail = `machine unreachable: ${code ?? error.message}`;
+            reject(reached ? new TransportError(detail, options) : new NotSentError(detail, options));
           }
         });
         req.end(body);

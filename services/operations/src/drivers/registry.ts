@@ -1,4 +1,10 @@
-import { type DriverContext, type DriverFactory, EndpointRejectedError, type MachineDriver } from './driver';
+import {
+  type DriverContext,
+  type DriverFactory,
+  EndpointRejectedError,
+  type MachineDriver,
+  NO_DRIVER_REASON,
+} from './driver';
 
 /** A machine without an endpoint is the built-in simulated machine. */
 export const DEFAULT_ENDPOINT = 'sim://default';
@@ -16,10 +22,11 @@ export function createDriverRegistry(factories: Record<string, DriverFactory>, c
       try {
         url = new URL(endpoint ?? DEFAULT_ENDPOINT);
       } catch {
-        throw new EndpointRejectedError(`endpoint is not a URL: ${endpoint}`);
+        throw new EndpointRejectedError(`endpoint is not a URL: ${endpoint}`, NO_DRIVER_REASON);
       }
       const factory = factories[url.protocol];
-      if (!factory) throw new EndpointRejectedError(`no driver for endpoint scheme "${url.protocol}"`);
+      if (!factory)
+        throw new EndpointRejectedError(`no driver for endpoint scheme "${url.protocol}"`, NO_DRIVER_REASON);
       return factory(url, context);
     },
   };

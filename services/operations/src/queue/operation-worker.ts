@@ -160,7 +160,7 @@ export function startOperationWorker(options: OperationWorkerOptions): Operation
       }
       const finished = await recordResult(entry, outcome, job, token, stopping, log);
       if (finished) {
-        log.info({ result: finished.result, message: finished.message }, 'command finished');
+        log.info({ result: finished.result, message: finished.message, detail: outcome.detail }, 'command finished');
         options.onFinished?.(finished);
       } else {
         log.info('command had been finished already; this run changed nothing');
