@@ -40,7 +40,7 @@ export const WORKER_LOST_DETAIL = 'the worker stopped after sending the command'
 export const notStartedMessage = (deadlineMs: number) =>
   `not started within ${Math.round(deadlineMs / 1000)} s of being accepted`;
 const notReachedMessage = (attempts: number, reason: string) =>
-  `no answer from the machine after ${attempts === 1 ? '1 attempt' : `${attempts} attempts`}: ${reason}`;
+  `no usable answer from the machine after ${attempts === 1 ? '1 attempt' : `${attempts} attempts`}: ${reason}`;
 
 /** The worker is stopping before the command was sent: it goes back to the queue. */
 export class DriveCancelledError extends Error {
