@@ -32,7 +32,9 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { pbkdf2Sync } = require('node:crypto');
 const bcrypt = require(workerData.bcrypt);
-try { require('node:os').setPriority(0, workerData.nice); } catch {}
+// Only ever lower the priority (a process started niced stays as niced as that).
+const os = require('node:os');
+try { os.setPriority(0, Math.max(os.getPriority(0), workerData.nice)); } catch {}
 const ops = {
   hash: (password, rounds) => bcrypt.hashSync(password, rounds),
   compare: (password, encoded) => bcrypt.compareSync(password, encoded),
