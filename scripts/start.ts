@@ -25,10 +25,13 @@ const shared = {
   MACHINES_URL: env.MACHINES_URL ?? local(ports.machines),
   OPERATIONS_URL: env.OPERATIONS_URL ?? local(ports.operations),
   AUTH_JWKS_URL: env.AUTH_JWKS_URL ?? `${local(ports.auth)}/api/auth/jwks.json`,
+  // Readable lines for a person at a terminal, JSON lines for whatever collects them otherwise.
+  LOG_FORMAT: env.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json'),
 };
 
-// `node --import tsx` runs the TypeScript sources directly, without relying on PATH.
-const run = (entry: string) => `"${process.execPath}" --import tsx ${entry}`;
+// `node --import tsx` runs the TypeScript sources directly, without relying on PATH; the telemetry
+// preload starts tracing before the process's modules load (it loads nothing when tracing is off).
+const run = (entry: string) => `"${process.execPath}" --import tsx --import @imm/telemetry/register ${entry}`;
 
 const all = [
   { name: 'auth', command: run('services/auth/src/main.ts'), port: ports.auth },

@@ -46,7 +46,7 @@ describe('docker-compose.yml', () => {
 
       it('starts its own entrypoint from the project image', () => {
         expect(service.build?.dockerfile).toBe('deploy/Dockerfile');
-        expect(service.command).toEqual(['node', '--import', 'tsx', entry]);
+        expect(service.command).toEqual(['node', '--import', 'tsx', '--import', '@imm/telemetry/register', entry]);
         expect(existsSync(`${root}/${entry}`)).toBe(true);
       });
 

@@ -76,6 +76,7 @@ export function createApp(deps: GatewayDeps): Express {
   const tableRoutes: RequestHandler = (req, res, next) => {
     const match = matchRoute(req.path);
     if (!match) return next();
+    res.locals.metricsRoute = match.route.pattern;
     const proxy = proxies[match.route.upstream];
     if (match.route.access === 'public') return proxy(req, res, next);
     // The token is checked here so a bad one never reaches a service; the header goes on unchanged.
@@ -86,6 +87,7 @@ export function createApp(deps: GatewayDeps): Express {
     logger,
     readiness,
     trustProxy: config.TRUST_PROXY,
+    metricsAllow: config.METRICS_ALLOW,
     bodyLimit: config.BODY_LIMIT.text,
     beforeBody: (app) => {
       app.use(allowedHosts(config.ALLOWED_HOSTS));

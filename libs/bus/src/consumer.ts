@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type EventData, type EventEnvelope, type EventType, eventEnvelopeSchema, events } from '@imm/contracts';
 import { REQUEST_ID_HEADER, runWithRequestId } from '@imm/logging';
+import { extractTraceContext, SpanKind, withSpan } from '@imm/telemetry';
 import {
   AckPolicy,
   ConsumerEvents,
@@ -12,8 +13,10 @@ import {
   ReplayPolicy,
 } from 'nats';
 import { type Bus, declareStreams } from './connection';
+import { busMetrics } from './metrics';
 import { interruptibleSleep } from './sleep';
 import { deadLetterSubject, streamOfType, subjectOf } from './subjects';
+import { natsHeaderGetter } from './tracing';
 
 export interface ConsumerOptions<T extends EventType> {
   /** Consumer name, unique per consuming service and purpose, e.g. `machines-operation-completed`. */
@@ -108,6 +111,7 @@ export function startConsumer<T extends EventType>(bus: Bus, options: ConsumerOp
       msgID: `${durable}:${msg.info.streamSequence}`,
     });
     msg.term(reason.slice(0, 200));
+    busMetrics.deadLetters.labels(durable).inc();
   }
 
   function parse(msg: JsMsg): EventEnvelope<EventData<T>> | null {
@@ -143,37 +147,49 @@ export function startConsumer<T extends EventType>(bus: Bus, options: ConsumerOp
     }
     const current = event;
     const requestId = current.request_id ?? randomUUID();
-    await runWithRequestId(requestId, async () => {
-      const log = logger.child({ eventId: current.id, eventType: current.type, attempt });
-      if (attempt > maxDeliver) {
-        // The handler was started maxDeliver times without an answer (crash or timeout).
-        log.error('event exceeded its deliveries, sent to dead letter');
-        await deadLetter(msg, `no result after ${maxDeliver} deliveries`);
-        return;
-      }
-      const keepAlive = setInterval(() => msg.working(), ACK_WAIT_MS / 3);
-      try {
-        await handle(current);
-      } catch (error) {
-        if (attempt >= maxDeliver) {
-          log.error({ err: error }, 'event handler failed for the last time, sent to dead letter');
-          await deadLetter(msg, `handler failed: ${(error as Error).message}`);
-        } else {
-          const delay = Math.min(retryDelayMs * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS);
-          log.warn({ err: error, retryInMs: delay }, 'event handler failed, will retry');
-          msg.nak(delay);
+    if (attempt > 1) busMetrics.redeliveries.labels(durable).inc();
+    const parent = extractTraceContext(msg.headers, natsHeaderGetter);
+    const run = (fn: () => Promise<void>) =>
+      parent
+        ? withSpan(
+            `process ${current.type}`,
+            { kind: SpanKind.CONSUMER, parent, attributes: { 'messaging.consumer.group.name': durable } },
+            fn,
+          )
+        : fn();
+    await runWithRequestId(requestId, () =>
+      run(async () => {
+        const log = logger.child({ eventId: current.id, eventType: current.type, attempt });
+        if (attempt > maxDeliver) {
+          // The handler was started maxDeliver times without an answer (crash or timeout).
+          log.error('event exceeded its deliveries, sent to dead letter');
+          await deadLetter(msg, `no result after ${maxDeliver} deliveries`);
+          return;
         }
-        return;
-      } finally {
-        clearInterval(keepAlive);
-      }
-      try {
-        await msg.ackAck();
-      } catch (error) {
-        // The handler committed; a redelivery is caught by the handler's de-duplication.
-        log.warn({ err: error }, 'ack not confirmed');
-      }
-    });
+        const keepAlive = setInterval(() => msg.working(), ACK_WAIT_MS / 3);
+        try {
+          await handle(current);
+        } catch (error) {
+          if (attempt >= maxDeliver) {
+            log.error({ err: error }, 'event handler failed for the last time, sent to dead letter');
+            await deadLetter(msg, `handler failed: ${(error as Error).message}`);
+          } else {
+            const delay = Math.min(retryDelayMs * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS);
+            log.warn({ err: error, retryInMs: delay }, 'event handler failed, will retry');
+            msg.nak(delay);
+          }
+          return;
+        } finally {
+          clearInterval(keepAlive);
+        }
+        try {
+          await msg.ackAck();
+        } catch (error) {
+          // The handler committed; a redelivery is caught by the handler's de-duplication.
+          log.warn({ err: error }, 'ack not confirmed');
+        }
+      }),
+    );
   }
 
   /**

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { type ReplyOf, type RequestName, type RequestOf, requests } from '@imm/contracts';
 import { currentRequestId, REQUEST_ID_HEADER, runWithRequestId } from '@imm/logging';
+import { extractTraceContext, injectTraceContext, SpanKind, withSpan } from '@imm/telemetry';
 import { ErrorCode, headers, type Msg, type NatsError } from 'nats';
 import type { Bus } from './connection';
 import { BusRequestError, BusUnavailableError } from './errors';
+import { natsHeaderGetter, natsHeaderSetter } from './tracing';
 
 /** Set on a reply that reports a failure instead of an answer; the body is `{ "message": ... }`. */
 const ERROR_HEADER = 'x-error';
@@ -62,7 +64,10 @@ export function serveRequests<N extends RequestName>(
         return;
       }
       const requestId = msg.headers?.get(REQUEST_ID_HEADER) || randomUUID();
-      const task = runWithRequestId(requestId, () => answer(msg)).finally(() => inFlight.delete(task));
+      const parent = extractTraceContext(msg.headers, natsHeaderGetter);
+      const task = runWithRequestId(requestId, () =>
+        parent ? withSpan(`${name} reply`, { kind: SpanKind.SERVER, parent }, () => answer(msg)) : answer(msg),
+      ).finally(() => inFlight.delete(task));
       inFlight.add(task);
     },
   });
@@ -94,9 +99,12 @@ export async function request<N extends RequestName>(
   if (requestId) h.set(REQUEST_ID_HEADER, requestId);
   let reply: Msg;
   try {
-    reply = await bus.nc.request(subjectOfRequest(bus.prefix, name), JSON.stringify(body), {
-      timeout: timeoutMs,
-      headers: h,
+    reply = await withSpan(`${name} request`, { kind: SpanKind.CLIENT }, () => {
+      injectTraceContext(h, natsHeaderSetter);
+      return bus.nc.request(subjectOfRequest(bus.prefix, name), JSON.stringify(body), {
+        timeout: timeoutMs,
+        headers: h,
+      });
     });
   } catch (error) {
     const code = (error as NatsError).code;

@@ -1,6 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
-import pino, { type Logger } from 'pino';
+import { createRequire } from 'node:module';
+import { traceFields, tracingEnabled } from '@imm/telemetry';
+import pino, { type DestinationStream, type Logger } from 'pino';
 
 export type { Logger } from 'pino';
 
@@ -28,20 +30,38 @@ export function acceptRequestId(candidate: unknown): string {
   return randomUUID();
 }
 
+function requestFields(): object {
+  const requestId = currentRequestId();
+  return requestId ? { requestId } : {};
+}
+
+/** With tracing on, a line written inside a trace also names its trace and span. */
+function requestAndTraceFields(): object {
+  const requestId = currentRequestId();
+  const trace = traceFields();
+  if (!trace) return requestId ? { requestId } : {};
+  return requestId ? { requestId, ...trace } : trace;
+}
+
+/** `LOG_FORMAT=pretty`: readable lines (coloured where the terminal is); JSON lines otherwise. */
+function destination(): DestinationStream | undefined {
+  if (process.env.LOG_FORMAT !== 'pretty') return undefined;
+  // Loaded only when asked for: JSON needs none of it.
+  const pretty = createRequire(import.meta.url)('pino-pretty') as (options: object) => DestinationStream;
+  return pretty({ translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name' });
+}
+
 /**
- * JSON lines on stdout. Passwords, tokens and authorization headers are redacted wherever they
- * appear, so no code path can log them by accident.
+ * JSON lines on stdout (or readable ones with `LOG_FORMAT=pretty`). Passwords, tokens and
+ * authorization headers are redacted wherever they appear, so no code path can log them by accident.
  */
 export function createLogger(name: string, level = process.env.LOG_LEVEL ?? 'info'): Logger {
-  return pino({
+  const options: pino.LoggerOptions = {
     name,
     level,
     base: { service: name },
     timestamp: pino.stdTimeFunctions.isoTime,
-    mixin() {
-      const requestId = currentRequestId();
-      return requestId ? { requestId } : {};
-    },
+    mixin: tracingEnabled ? requestAndTraceFields : requestFields,
     redact: {
       paths: [
         'password',
@@ -60,5 +80,7 @@ export function createLogger(name: string, level = process.env.LOG_LEVEL ?? 'inf
       ],
       censor: '[redacted]',
     },
-  });
+  };
+  const stream = destination();
+  return stream ? pino(options, stream) : pino(options);
 }

@@ -130,7 +130,7 @@ export function startProcess(
 ): RunningProcess {
   const { entry, port } = entries[name];
   const local = (key: string) => `http://127.0.0.1:${system.env[key]}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--import', '@imm/telemetry/register', entry], {
     cwd: root,
     env: {
       ...process.env,

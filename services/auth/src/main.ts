@@ -15,6 +15,7 @@ import { createSessions } from './domain/sessions';
 import { createSignInThrottle } from './domain/sign-in-throttle';
 import { resolveSigningKeys } from './domain/signing-keys';
 import { createTokenService } from './domain/tokens';
+import { measuredHasher } from './metrics';
 
 export interface RunningAuthService {
   server: Server;
@@ -83,7 +84,7 @@ export async function startAuthService(config: AuthConfig, logger = createLogger
     const sessions = createSessions({ orm, tokens, logger });
     const accounts = createAccounts({
       orm,
-      hasher: createPasswordHasher(config.BCRYPT_ROUNDS),
+      hasher: measuredHasher(createPasswordHasher(config.BCRYPT_ROUNDS)),
       sessions,
       throttle: createSignInThrottle({
         redis,

@@ -1,8 +1,10 @@
 import type { Logger } from '@imm/logging';
+import { currentTraceContext, SpanKind, type TraceCarrier, withSpan } from '@imm/telemetry';
 import { Queue } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { HistoryEntry } from '../domain/history';
 import type { JobSubmitter } from '../domain/operation-service';
+import { reportQueueDepth } from '../metrics';
 
 export const QUEUE_NAME = 'operations';
 const JOB_NAME = 'drive';
@@ -10,6 +12,8 @@ const JOB_NAME = 'drive';
 /** What a job carries: the entry is the truth, read again by the worker. */
 export interface OperationJob {
   entryId: number;
+  /** W3C trace context of the request that queued it, when traced: the worker continues that trace. */
+  trace?: TraceCarrier;
 }
 
 /** BullMQ refuses integer ids, so the entry id gets a prefix: one job per entry, never two. */
@@ -54,6 +58,7 @@ export function createOperationQueue(connection: Redis, prefix: string, logger: 
   const queue = new Queue<OperationJob>(QUEUE_NAME, { connection, prefix });
   // Connection errors are logged by the connection; without a listener they would crash the process.
   queue.on('error', (error) => logger.debug({ err: error }, 'queue error'));
+  reportQueueDepth(queue);
   return queue;
 }
 
@@ -84,7 +89,11 @@ export function createJobSubmitter(queue: Queue<OperationJob>, logger: Logger, t
   return {
     async submit(entry) {
       try {
-        await withTimeout(queue.add(JOB_NAME, { entryId: entry.id }, jobOptions(entry.id)), timeoutMs);
+        await withSpan(`send ${QUEUE_NAME}`, { kind: SpanKind.PRODUCER }, () => {
+          const trace = currentTraceContext();
+          const data: OperationJob = trace ? { entryId: entry.id, trace } : { entryId: entry.id };
+          return withTimeout(queue.add(JOB_NAME, data, jobOptions(entry.id)), timeoutMs);
+        });
       } catch (error) {
         logger.warn({ err: error, operationId: entry.id }, 'could not queue the command now; the sweeper will');
       }

@@ -1,0 +1,12 @@
+/**
+ * The preload every process is started with (`node --import tsx --import @imm/telemetry/register
+ * <entry>`). With an OTLP endpoint configured it starts tracing before the process's own modules
+ * load — ESM instrumentation must hook `express`, `ioredis`, `pg` and `http` before anyone imports
+ * them, which no call inside the entry module can do. Without one it loads nothing.
+ */
+import { tracingRequested } from './tracing';
+
+if (tracingRequested()) {
+  const { startTracing } = await import('./tracing-sdk');
+  await startTracing();
+}

@@ -1,0 +1,53 @@
+import { register } from 'node:module';
+import path from 'node:path';
+import type { IncomingMessage } from 'node:http';
+import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
+import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { createAddHookMessageChannel } from 'import-in-the-middle';
+
+/** Probes and scrapes would be most of the spans and tell nothing. */
+const untraced = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * `services/operations/src/worker.ts` → `operations-worker`, `gateway/src/main.ts` → `gateway`:
+ * the name the process's logs carry, when OTEL_SERVICE_NAME does not give one.
+ */
+export function serviceNameOf(entry: string | undefined): string {
+  if (!entry) return 'imm-control';
+  const file = path.basename(entry).replace(/\.[cm]?[jt]s$/, '');
+  const dir = path.dirname(entry);
+  const pkg = path.basename(path.basename(dir) === 'src' ? path.dirname(dir) : dir);
+  return file === 'main' || file === 'index' ? pkg : `${pkg}-${file}`;
+}
+
+/**
+ * Starts the OpenTelemetry SDK: spans of http, express, pg and ioredis plus our own, exported
+ * over OTLP as the standard OTEL_* variables say (endpoint, protocol, headers, sampler, batch
+ * delays). Only the modules instrumented are wrapped by the ESM hook, so the rest load as usual.
+ */
+export async function startTracing(): Promise<void> {
+  const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
+  register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
+  const sdk = new NodeSDK({
+    ...(process.env.OTEL_SERVICE_NAME ? {} : { serviceName: serviceNameOf(process.argv[1]) }),
+    // Traces only: metrics are Prometheus' (prom-client), logs go to stdout.
+    metricReaders: [],
+    logRecordProcessors: [],
+    instrumentations: [
+      new HttpInstrumentation({
+        ignoreIncomingRequestHook: (req: IncomingMessage) => untraced.has((req.url ?? '').split('?')[0] ?? ''),
+        requireParentforOutgoingSpans: true,
+      }),
+      new ExpressInstrumentation(),
+      // Background loops (the outbox relay's poll, BullMQ's blocking reads) would each make a
+      // trace of their own every second: only queries inside a trace are spans.
+      new PgInstrumentation({ requireParentSpan: true }),
+      new IORedisInstrumentation({ requireParentSpan: true }),
+    ],
+  });
+  sdk.start();
+  await waitForAllMessagesAcknowledged();
+}
