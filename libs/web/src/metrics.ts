@@ -9,20 +9,6 @@ const requestDuration = new Histogram({
   buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
 });
 
-type Observer = { observe(seconds: number): void };
-/** The labelled children, so a request costs one lookup and one observe, not a label hash. */
-const observers = new Map<string, Observer>();
-
-function observerOf(method: string, route: string, status: number): Observer {
-  const key = `${method} ${status} ${route}`;
-  let observer = observers.get(key);
-  if (!observer) {
-    observer = requestDuration.labels(method, route, String(status));
-    observers.set(key, observer);
-  }
-  return observer;
-}
-
 /**
  * The route a request matched, as a pattern (`/api/machines/:id`), so the histogram has one series
  * per route. The gateway, which routes by its own table, names it in `res.locals.metricsRoute`.
@@ -39,7 +25,11 @@ function routeOf(req: Request, res: Response): string {
 export const httpMetrics: RequestHandler = (req, res, next) => {
   const started = performance.now();
   res.once('finish', () => {
-    observerOf(req.method, routeOf(req, res), res.statusCode).observe((performance.now() - started) / 1000);
+    // One observe: prom-client hashes the labels either way, so caching labelled children saves nothing.
+    requestDuration.observe(
+      { method: req.method, route: routeOf(req, res), status: res.statusCode },
+      (performance.now() - started) / 1000,
+    );
   });
   next();
 };
