@@ -48,7 +48,7 @@ function destination(): DestinationStream | undefined {
   if (process.env.LOG_FORMAT !== 'pretty') return undefined;
   // Loaded only when asked for: JSON needs none of it.
   const pretty = createRequire(import.meta.url)('pino-pretty') as (options: object) => DestinationStream;
-  return pretty({ translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name' });
+  return pretty({ translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name,service' });
 }
 
 /**
