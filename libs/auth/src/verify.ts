@@ -4,6 +4,7 @@ import { parse as parseCookies } from 'cookie';
 import { ServiceUnavailableError, UnauthenticatedError } from '@imm/web';
 import { type AccessClaims, type Principal, TOKEN_ALGORITHM } from './claims';
 import type { KeySource } from './jwks';
+import { verifiedTokens } from './verified-tokens';
 
 /**
  * The token of a request: `Authorization: Bearer <token>`, or the bare token (the Django service
@@ -25,21 +26,39 @@ export interface TokenVerifier {
   verifyAccess(token: string): Promise<Principal>;
 }
 
+/** Seconds since the epoch, as jsonwebtoken compares `exp`. */
+const nowSeconds = () => Math.floor(Date.now() / 1000);
+
 export function createTokenVerifier(keys: KeySource): TokenVerifier {
+  const verified = verifiedTokens();
+
+  async function keyOf(kid: string): ReturnType<KeySource['getKey']> {
+    try {
+      return await keys.getKey(kid);
+    } catch {
+      throw new ServiceUnavailableError(503, 'service_unavailable');
+    }
+  }
+
   return {
     async verifyAccess(token) {
+      const known = verified.get(token);
+      if (known) {
+        if (nowSeconds() >= known.exp) {
+          verified.forget(token);
+          throw new UnauthenticatedError('token_expired');
+        }
+        // A key withdrawn from the key set takes its tokens with it, cached or not.
+        if (!(await keyOf(known.kid))) throw new UnauthenticatedError('token_invalid');
+        return known.principal;
+      }
       const decoded = jwt.decode(token, { complete: true });
       if (!decoded || typeof decoded.payload === 'string') throw new UnauthenticatedError('token_invalid');
       // The algorithm is pinned: `none`, HS256 made with the public key, or any other is refused.
       if (decoded.header.alg !== TOKEN_ALGORITHM || typeof decoded.header.kid !== 'string') {
         throw new UnauthenticatedError('token_invalid');
       }
-      let key: Awaited<ReturnType<KeySource['getKey']>>;
-      try {
-        key = await keys.getKey(decoded.header.kid);
-      } catch {
-        throw new ServiceUnavailableError(503, 'service_unavailable');
-      }
+      const key = await keyOf(decoded.header.kid);
       if (!key) throw new UnauthenticatedError('token_invalid');
       let claims: AccessClaims;
       try {
@@ -49,12 +68,14 @@ export function createTokenVerifier(keys: KeySource): TokenVerifier {
       }
       if (claims.token_type !== 'access') throw new UnauthenticatedError('token_not_access');
       if (!Number.isSafeInteger(claims.user_id)) throw new UnauthenticatedError('token_invalid');
-      return {
+      const principal: Principal = {
         id: claims.user_id,
         username: String(claims.username ?? ''),
         isStaff: claims.is_staff === true,
         isSuperuser: claims.is_superuser === true,
       };
+      verified.remember(token, { principal, exp: claims.exp, kid: decoded.header.kid });
+      return principal;
     },
   };
 }
