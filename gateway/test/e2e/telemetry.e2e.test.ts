@@ -139,7 +139,11 @@ describe('tracing', () => {
     );
     // Each process appears in the chain in the order the command travels.
     const services = chain.map((s) => s.service).filter((s, i, all) => s !== all[i - 1]);
-    expect(services).toEqual(['gateway', 'operations', 'operations-worker', 'machines']);
+    // The completion is published by whichever relay of the operations outbox (worker or API) gets
+    // to it first; either way it hangs under the worker's span.
+    expect(services.slice(0, 3)).toEqual(['gateway', 'operations', 'operations-worker']);
+    expect(services.at(-1)).toBe('machines');
+    expect(services.length).toBeLessThanOrEqual(5);
     expect(chain[0]).toMatchObject({ kind: SERVER, name: expect.stringMatching(/^POST/) });
     const names = chain.map((s) => s.name);
     expect(names).toEqual(
@@ -165,7 +169,7 @@ describe('tracing', () => {
     const upstreamParent = byId().get(upstream.parentSpanId ?? '');
     expect(upstreamParent).toMatchObject({ service: 'gateway', kind: CLIENT });
     expect(find('operations', /^pg\.query/, CLIENT)).toBeDefined();
-    expect(inTrace().some((s) => s.kind === PRODUCER && s.service === 'operations-worker')).toBe(true);
+    expect(chain.find((s) => s.name === 'publish operations.operation.completed')?.kind).toBe(PRODUCER);
 
     // Every log line of this request, in every process it touched, names the trace.
     const lines = system
@@ -237,7 +241,9 @@ describe('metrics', () => {
       async () => {
         const now = await scrapeAll();
         const finished = (s: Scrape) => value(s.worker, 'imm_commands_total', { ...started, result: 'SUCCESS' });
-        const relayed = (s: Scrape) => value(s.worker, 'imm_outbox_relay_lag_seconds');
+        // The API and the worker share the operations outbox: either relay may publish the completion.
+        const relayed = (s: Scrape) =>
+          value(s.worker, 'imm_outbox_relay_lag_seconds') + value(s.operations, 'imm_outbox_relay_lag_seconds');
         return finished(now) > finished(before) && relayed(now) > relayed(before) ? now : undefined;
       },
       { timeoutMs: 20_000, intervalMs: 200 },

@@ -133,6 +133,7 @@ export function startConsumer<T extends EventType>(bus: Bus, options: ConsumerOp
 
   async function settle(msg: JsMsg): Promise<void> {
     const attempt = msg.info.deliveryCount;
+    if (attempt > 1) busMetrics.redeliveries.labels(durable).inc();
     let event: EventEnvelope<EventData<T>> | null;
     try {
       event = parse(msg);
@@ -147,49 +148,46 @@ export function startConsumer<T extends EventType>(bus: Bus, options: ConsumerOp
     }
     const current = event;
     const requestId = current.request_id ?? randomUUID();
-    if (attempt > 1) busMetrics.redeliveries.labels(durable).inc();
+    await runWithRequestId(requestId, async () => {
+      const log = logger.child({ eventId: current.id, eventType: current.type, attempt });
+      if (attempt > maxDeliver) {
+        // The handler was started maxDeliver times without an answer (crash or timeout).
+        log.error('event exceeded its deliveries, sent to dead letter');
+        await deadLetter(msg, `no result after ${maxDeliver} deliveries`);
+        return;
+      }
+      const keepAlive = setInterval(() => msg.working(), ACK_WAIT_MS / 3);
+      try {
+        await handle(current);
+      } catch (error) {
+        if (attempt >= maxDeliver) {
+          log.error({ err: error }, 'event handler failed for the last time, sent to dead letter');
+          await deadLetter(msg, `handler failed: ${(error as Error).message}`);
+        } else {
+          const delay = Math.min(retryDelayMs * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS);
+          log.warn({ err: error, retryInMs: delay }, 'event handler failed, will retry');
+          msg.nak(delay);
+        }
+        return;
+      } finally {
+        clearInterval(keepAlive);
+      }
+      try {
+        await msg.ackAck();
+      } catch (error) {
+        // The handler committed; a redelivery is caught by the handler's de-duplication.
+        log.warn({ err: error }, 'ack not confirmed');
+      }
+    });
+  }
+
+  /** A message that carries a trace context is settled inside a consumer span of that trace. */
+  function settleTraced(msg: JsMsg): Promise<void> {
     const parent = extractTraceContext(msg.headers, natsHeaderGetter);
-    const run = (fn: () => Promise<void>) =>
-      parent
-        ? withSpan(
-            `process ${current.type}`,
-            { kind: SpanKind.CONSUMER, parent, attributes: { 'messaging.consumer.group.name': durable } },
-            fn,
-          )
-        : fn();
-    await runWithRequestId(requestId, () =>
-      run(async () => {
-        const log = logger.child({ eventId: current.id, eventType: current.type, attempt });
-        if (attempt > maxDeliver) {
-          // The handler was started maxDeliver times without an answer (crash or timeout).
-          log.error('event exceeded its deliveries, sent to dead letter');
-          await deadLetter(msg, `no result after ${maxDeliver} deliveries`);
-          return;
-        }
-        const keepAlive = setInterval(() => msg.working(), ACK_WAIT_MS / 3);
-        try {
-          await handle(current);
-        } catch (error) {
-          if (attempt >= maxDeliver) {
-            log.error({ err: error }, 'event handler failed for the last time, sent to dead letter');
-            await deadLetter(msg, `handler failed: ${(error as Error).message}`);
-          } else {
-            const delay = Math.min(retryDelayMs * 2 ** (attempt - 1), MAX_RETRY_DELAY_MS);
-            log.warn({ err: error, retryInMs: delay }, 'event handler failed, will retry');
-            msg.nak(delay);
-          }
-          return;
-        } finally {
-          clearInterval(keepAlive);
-        }
-        try {
-          await msg.ackAck();
-        } catch (error) {
-          // The handler committed; a redelivery is caught by the handler's de-duplication.
-          log.warn({ err: error }, 'ack not confirmed');
-        }
-      }),
-    );
+    if (!parent) return settle(msg);
+    const type = msg.subject.slice(bus.prefix.length + 1);
+    const attributes = { 'messaging.consumer.group.name': durable };
+    return withSpan(`process ${type}`, { kind: SpanKind.CONSUMER, parent, attributes }, () => settle(msg));
   }
 
   /**
@@ -229,7 +227,7 @@ export function startConsumer<T extends EventType>(bus: Bus, options: ConsumerOp
         logger.debug({ stream, filter }, 'consuming');
         for await (const msg of current) {
           try {
-            await settle(msg);
+            await settleTraced(msg);
           } catch (error) {
             // Dead-lettering needs NATS; without it the message is simply delivered again later.
             logger.warn({ err: error }, 'could not settle message; it will be redelivered');
