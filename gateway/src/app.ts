@@ -4,6 +4,7 @@ import helmet from 'helmet';
 import type { Redis } from 'ioredis';
 import { requireUser, type TokenVerifier } from '@imm/auth';
 import type { Logger } from '@imm/logging';
+import { nameRequestSpan } from '@imm/telemetry';
 import { BadRequestError, createHttpApp, NotFoundError, type ReadinessChecks, redisReady } from '@imm/web';
 import { type GatewayConfig, type Upstream, upstreamUrls } from './config';
 import type { OpenApiCatalog } from './openapi/catalog';
@@ -77,6 +78,7 @@ export function createApp(deps: GatewayDeps): Express {
     const match = matchRoute(req.path);
     if (!match) return next();
     res.locals.metricsRoute = match.route.pattern;
+    nameRequestSpan(req.method, match.route.pattern);
     const proxy = proxies[match.route.upstream];
     if (match.route.access === 'public') return proxy(req, res, next);
     // The token is checked here so a bad one never reaches a service; the header goes on unchanged.

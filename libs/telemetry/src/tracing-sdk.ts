@@ -1,7 +1,7 @@
 import { register } from 'node:module';
 import path from 'node:path';
 import type { IncomingMessage } from 'node:http';
-import { ExpressInstrumentation } from '@opentelemetry/instrumentation-express';
+import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
@@ -41,10 +41,13 @@ export async function startTracing(): Promise<void> {
         ignoreIncomingRequestHook: (req: IncomingMessage) => untraced.has((req.url ?? '').split('?')[0] ?? ''),
         requireParentforOutgoingSpans: true,
       }),
-      new ExpressInstrumentation(),
+      // A span for the route's handler, none for each middleware (a dozen a request, little to see):
+      // tracing is meant to stay cheap enough to leave on.
+      new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER] }),
       // Background loops (the outbox relay's poll, BullMQ's blocking reads) would each make a
-      // trace of their own every second: only queries inside a trace are spans.
-      new PgInstrumentation({ requireParentSpan: true }),
+      // trace of their own every second: only queries inside a trace are spans, and no span for
+      // taking a pooled connection.
+      new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
       new IORedisInstrumentation({ requireParentSpan: true }),
     ],
   });

@@ -110,3 +110,14 @@ export async function flushTracing(): Promise<void> {
   };
   await provider.forceFlush?.();
 }
+
+/**
+ * Names the active (HTTP server) span after the route pattern, where express does not know the
+ * route: the gateway routes by its own table.
+ */
+export function nameRequestSpan(method: string, route: string): void {
+  if (!tracingEnabled) return;
+  const span = trace.getActiveSpan();
+  span?.updateName(`${method} ${route}`);
+  span?.setAttribute('http.route', route);
+}
