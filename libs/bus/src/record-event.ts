@@ -42,6 +42,16 @@ export function recordEvent<T extends EventType>(em: EntityManager, type: T, dat
 }
 
 /**
+ * The outbox row of an envelope, for a hot path that writes its change and its event in one
+ * statement of its own SQL (`insert into outbox_message ${OUTBOX_COLUMNS} values ($n, …)`): the
+ * same row `recordEvent` writes.
+ */
+export const OUTBOX_COLUMNS = '(id, type, payload, created_at)';
+export function outboxValues(envelope: EventEnvelope): unknown[] {
+  return [envelope.id, envelope.type, JSON.stringify(envelope), envelope.occurred_at];
+}
+
+/**
  * Marks an event as handled by `consumer`, inside the handler's transaction. False when it was
  * handled before (a redelivery): the handler then does nothing. A concurrent duplicate waits on
  * the row lock and gets false once the first commits.

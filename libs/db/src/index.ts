@@ -10,3 +10,4 @@ export {
   type PostgreSqlDriver,
   type InferEntity,
 } from '@mikro-orm/postgresql';
+export { type SqlTransaction, sqlQuery, sqlTransaction, withConnection } from './round-trips';

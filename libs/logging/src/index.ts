@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { traceFields, tracingEnabled } from '@imm/telemetry';
-import pino, { type DestinationStream, type Logger } from 'pino';
+import pino, { type Logger } from 'pino';
 
 export type { Logger } from 'pino';
 
@@ -43,12 +43,22 @@ function requestAndTraceFields(): object {
   return requestId ? { requestId, ...trace } : trace;
 }
 
-/** `LOG_FORMAT=pretty`: readable lines (coloured where the terminal is); JSON lines otherwise. */
-function destination(): DestinationStream | undefined {
-  if (process.env.LOG_FORMAT !== 'pretty') return undefined;
+/**
+ * stdout, written asynchronously: a request never waits for its log line to reach a slow pipe, and
+ * lines logged while a write is in flight go out together in one write. pino flushes what is
+ * left when the process exits. One destination per process, whatever the number of loggers.
+ * `LOG_FORMAT=pretty` makes it readable lines (pino-pretty, coloured where the terminal takes it).
+ */
+let stdout: pino.DestinationStream | undefined;
+function stdoutDestination(): pino.DestinationStream {
+  stdout ??= process.env.LOG_FORMAT === 'pretty' ? prettyDestination() : pino.destination({ dest: 1, sync: false });
+  return stdout;
+}
+
+function prettyDestination(): pino.DestinationStream {
   // Loaded only when asked for: JSON needs none of it.
-  const pretty = createRequire(import.meta.url)('pino-pretty') as (options: object) => DestinationStream;
-  return pretty({ translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name,service' });
+  const pretty = createRequire(import.meta.url)('pino-pretty') as (options: object) => pino.DestinationStream;
+  return pretty({ translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name,service', sync: false });
 }
 
 /**
@@ -56,31 +66,32 @@ function destination(): DestinationStream | undefined {
  * authorization headers are redacted wherever they appear, so no code path can log them by accident.
  */
 export function createLogger(name: string, level = process.env.LOG_LEVEL ?? 'info'): Logger {
-  const options: pino.LoggerOptions = {
-    name,
-    level,
-    base: { service: name },
-    timestamp: pino.stdTimeFunctions.isoTime,
-    mixin: tracingEnabled ? requestAndTraceFields : requestFields,
-    redact: {
-      paths: [
-        'password',
-        '*.password',
-        '*.*.password',
-        'token',
-        '*.token',
-        'access',
-        'refresh',
-        '*.access',
-        '*.refresh',
-        'req.headers.authorization',
-        'req.headers.cookie',
-        'res.headers["set-cookie"]',
-        'headers.authorization',
-      ],
-      censor: '[redacted]',
+  return pino(
+    {
+      name,
+      level,
+      base: { service: name },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      mixin: tracingEnabled ? requestAndTraceFields : requestFields,
+      redact: {
+        paths: [
+          'password',
+          '*.password',
+          '*.*.password',
+          'token',
+          '*.token',
+          'access',
+          'refresh',
+          '*.access',
+          '*.refresh',
+          'req.headers.authorization',
+          'req.headers.cookie',
+          'res.headers["set-cookie"]',
+          'headers.authorization',
+        ],
+        censor: '[redacted]',
+      },
     },
-  };
-  const stream = destination();
-  return stream ? pino(options, stream) : pino(options);
+    stdoutDestination(),
+  );
 }

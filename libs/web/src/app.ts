@@ -65,6 +65,9 @@ export interface HttpAppOptions {
 export function createHttpApp(options: HttpAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
+  // Express hashes every body for a weak ETag; no client of this API revalidates with
+  // If-None-Match, so the hash is paid on every response for nothing.
+  app.set('etag', false);
   app.set('trust proxy', options.trustProxy ?? 'loopback, linklocal, uniquelocal');
   app.use(requestId);
   app.use(

@@ -1,5 +1,5 @@
 import { markProcessed } from '@imm/bus';
-import type { Database, EntityManager } from '@imm/db';
+import { type Database, type EntityManager, sqlQuery } from '@imm/db';
 import type { MachineFilter, Ordering } from '../domain/listing';
 import type { Machine, MachineEvent, MachineStatusValue } from '../domain/machine';
 import type { MachineStore, MachineTransaction } from '../domain/machine-service';
@@ -49,23 +49,18 @@ export function escapeLike(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
+/** The WHERE clause of a filter, with `$n` placeholders numbered from 1 in `params`' order. */
 function whereOf(filter: MachineFilter): { sql: string; params: unknown[] } {
   const clauses: string[] = [];
   const params: unknown[] = [];
-  if (filter.status !== undefined) {
-    clauses.push('status = ?');
-    params.push(filter.status);
-  }
-  if (filter.ownerId !== undefined) {
-    clauses.push('owner_id = ?');
-    params.push(filter.ownerId);
-  }
+  const param = (value: unknown) => `$${params.push(value)}`;
+  if (filter.status !== undefined) clauses.push(`status = ${param(filter.status)}`);
+  if (filter.ownerId !== undefined) clauses.push(`owner_id = ${param(filter.ownerId)}`);
   if (filter.search !== undefined) {
-    const pattern = `%${escapeLike(filter.search)}%`;
+    const pattern = param(`%${escapeLike(filter.search)}%`);
     // Backslash is LIKE's default escape character; the trigram indexes on lower(name) and
     // lower(location) serve both sides of the OR.
-    clauses.push('(lower(name) like lower(?) or lower(location) like lower(?))');
-    params.push(pattern, pattern);
+    clauses.push(`(lower(name) like lower(${pattern}) or lower(location) like lower(${pattern}))`);
   }
   return { sql: clauses.length > 0 ? `where ${clauses.join(' and ')}` : '', params };
 }
@@ -151,28 +146,29 @@ export function createMachineStore(orm: Database, options: MachineStoreOptions =
 
     async findMachine(id) {
       if (!storable(id)) return undefined;
-      const rows = await orm.em.getConnection().execute<MachineRecord[]>('select * from machine where id = ?', [id]);
-      return rows[0] ? machineOf(rows[0]) : undefined;
+      const [row] = await sqlQuery<MachineRecord>(orm, 'select * from machine where id = $1', [id], 'machine_by_id');
+      return row ? machineOf(row) : undefined;
     },
 
     async countMachines(filter) {
       const where = whereOf(filter);
       // Unfiltered: the trigger-maintained counter (16 rows) instead of counting the table.
       // Filtered: an index-only count over the filter's index (measured in bench/list.ts).
-      const sql = where.sql
-        ? `select count(*) as n from machine ${where.sql}`
-        : 'select coalesce(sum(n), 0) as n from machine_count';
-      const rows = await orm.em.getConnection().execute<{ n: string | number }[]>(sql, where.params);
-      return Number(rows[0]?.n ?? 0);
+      const [row] = where.sql
+        ? await sqlQuery<{ n: string }>(orm, `select count(*) as n from machine ${where.sql}`, where.params)
+        : await sqlQuery<{ n: string }>(orm, 'select coalesce(sum(n), 0) as n from machine_count', [], 'machine_total');
+      return Number(row?.n ?? 0);
     },
 
     async listMachines(filter, ordering, offset, limit) {
       const where = whereOf(filter);
+      const page = `$${where.params.length + 1} offset $${where.params.length + 2}`;
       // The page's ids first, from the ordering's index alone (a deep OFFSET then skips index
       // entries, not table rows), then those rows.
-      const rows = await orm.em.getConnection().execute<MachineRecord[]>(
+      const rows = await sqlQuery<MachineRecord>(
+        orm,
         `select m.* from machine m
-         join (select id from machine ${where.sql} order by ${orderBy(ordering)} limit ? offset ?) page on page.id = m.id
+         join (select id from machine ${where.sql} order by ${orderBy(ordering)} limit ${page}) page on page.id = m.id
          order by ${orderBy(ordering, 'm.')}`,
         [...where.params, limit, offset],
       );

@@ -1,11 +1,17 @@
 import { OperationResult, type OperationResultValue } from '@imm/contracts';
-import { type Database, type EntityManager, isUniqueViolation } from '@imm/db';
+import { OUTBOX_COLUMNS, outboxValues } from '@imm/bus';
+import { type Database, type EntityManager, isUniqueViolation, sqlQuery, sqlTransaction } from '@imm/db';
 import { runWithRequestId } from '@imm/logging';
 import type { Command } from '../domain/commands';
 import type { CommandOutcome } from '../domain/drive-command';
 import type { HistoryEntry, HistoryFilter } from '../domain/history';
-import type { OperationStore, ReplayableResponse, StoredIdempotency } from '../domain/operation-service';
-import { recordOperationCompleted, recordOperationRequested } from '../events/operation-events';
+import type {
+  IdempotencyClaim,
+  OperationStore,
+  ReplayableResponse,
+  StoredIdempotency,
+} from '../domain/operation-service';
+import { operationRequestedEvent, recordOperationCompleted } from '../events/operation-events';
 import { IdempotencyRow, type OperationRecord, OperationRow } from './entities';
 
 const ONE_PENDING_PER_MACHINE = 'operation_one_pending_per_machine';
@@ -28,21 +34,107 @@ function toEntry(row: OperationRecord): HistoryEntry {
   };
 }
 
-function whereOf(filter: HistoryFilter): Record<string, unknown> {
-  const where: Record<string, unknown> = {};
+/** A row of `operation` as node-postgres returns it (MikroORM's parsers leave timestamps as text). */
+interface OperationSqlRow {
+  id: number;
+  request_datetime: string | Date;
+  command: string;
+  worker: number;
+  machine_id: number;
+  machine_owner_id: number;
+  result: number;
+  message: string | null;
+  endpoint: string | null;
+  request_id: string | null;
+  created_at: string | Date;
+  finished_at: string | Date | null;
+}
+
+/** Postgres's timestamptz text, e.g. `2026-01-02 03:04:05.678+00`. */
+function dateOf(value: string | Date): Date {
+  if (value instanceof Date) return value;
+  const date = new Date(value.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00'));
+  if (Number.isNaN(date.getTime())) throw new Error(`unexpected timestamp from the database: ${value}`);
+  return date;
+}
+
+function entryOf(row: OperationSqlRow): HistoryEntry {
+  return {
+    id: row.id,
+    requestDatetime: dateOf(row.request_datetime),
+    command: row.command as Command,
+    worker: row.worker,
+    machineId: row.machine_id,
+    machineOwnerId: row.machine_owner_id,
+    result: row.result as OperationResultValue,
+    createdAt: dateOf(row.created_at),
+    finishedAt: row.finished_at === null ? null : dateOf(row.finished_at),
+    message: row.message,
+    endpoint: row.endpoint,
+    requestId: row.request_id,
+  };
+}
+
+/** The filter's conditions other than the involved user, with `$n` placeholders appended to `params`. */
+function conditionsOf(filter: HistoryFilter, params: unknown[]): string[] {
+  const param = (value: unknown) => `$${params.push(value)}`;
+  const conditions: string[] = [];
+  if (filter.machineId !== undefined) conditions.push(`machine_id = ${param(filter.machineId)}`);
+  if (filter.command !== undefined) conditions.push(`command = ${param(filter.command)}`);
+  if (filter.result !== undefined) conditions.push(`result = ${param(filter.result)}`);
+  if (filter.since) conditions.push(`request_datetime >= ${param(filter.since)}`);
+  if (filter.until) conditions.push(`request_datetime <= ${param(filter.until)}`);
+  return conditions;
+}
+
+const whereClause = (conditions: string[]) => (conditions.length > 0 ? `where ${conditions.join(' and ')}` : '');
+
+/**
+ * The entries of a filter, newest first. "Asked for or owned by" is two index scans, each cut at
+ * the page's end, merged: an OR over two indexes would read and sort every entry of the user.
+ */
+function listStatement(filter: HistoryFilter, offset: number, limit: number): [string, unknown[]] {
+  const params: unknown[] = [];
+  const conditions = conditionsOf(filter, params);
+  if (filter.involvedUserId === undefined) {
+    return [
+      `select * from operation ${whereClause(conditions)} order by id desc limit $${params.push(limit)} offset $${params.push(offset)}`,
+      params,
+    ];
+  }
+  const user = `$${params.push(filter.involvedUserId)}`;
+  const end = `$${params.push(offset + limit)}`;
+  const side = (column: string) =>
+    `(select * from operation ${whereClause([...conditions, `${column} = ${user}`])} order by id desc limit ${end})`;
+  return [
+    `select * from (${side('worker')} union ${side('machine_owner_id')}) involved
+     order by id desc limit $${params.push(limit)} offset $${params.push(offset)}`,
+    params,
+  ];
+}
+
+function countStatement(filter: HistoryFilter): [string, unknown[]] {
+  const params: unknown[] = [];
+  const conditions = conditionsOf(filter, params);
+  // The unfiltered lists read the counters that the insert trigger keeps (migration 0002).
+  if (conditions.length === 0 && filter.involvedUserId !== undefined) {
+    return [
+      `select coalesce(sum(case kind when 3 then -n else n end), 0)::bigint as n
+       from user_history_count where user_id = $1`,
+      [filter.involvedUserId],
+    ];
+  }
+  if (conditions.length === 1 && filter.machineId !== undefined && filter.involvedUserId === undefined) {
+    return [
+      'select coalesce(sum(n), 0)::bigint as n from machine_history_count where machine_id = $1',
+      [filter.machineId],
+    ];
+  }
   if (filter.involvedUserId !== undefined) {
-    where.$or = [{ worker: filter.involvedUserId }, { machineOwnerId: filter.involvedUserId }];
+    const user = `$${params.push(filter.involvedUserId)}`;
+    conditions.push(`(worker = ${user} or machine_owner_id = ${user})`);
   }
-  if (filter.machineId !== undefined) where.machineId = filter.machineId;
-  if (filter.command !== undefined) where.command = filter.command;
-  if (filter.result !== undefined) where.result = filter.result;
-  if (filter.since || filter.until) {
-    where.requestDatetime = {
-      ...(filter.since && { $gte: filter.since }),
-      ...(filter.until && { $lte: filter.until }),
-    };
-  }
-  return where;
+  return [`select count(*)::int as n from operation ${whereClause(conditions)}`, params];
 }
 
 /** The rows an UPDATE … RETURNING * gave back, as entries. */
@@ -61,21 +153,44 @@ async function lockMachine(tx: EntityManager, machineId: number): Promise<void> 
   await tx.execute('select pg_advisory_xact_lock(?, ?)', [MACHINE_LOCK, machineId]);
 }
 
-async function newestUnapplied(
-  em: EntityManager,
-  machineId: number,
-  afterId: number | null,
-): Promise<{ command: Command; result: OperationResultValue } | undefined> {
-  const row = await em.findOne(
-    OperationRow,
-    {
-      machineId,
-      result: { $in: [OperationResult.SUCCESS, OperationResult.REMOTEFAILED] },
-      ...(afterId !== null && { id: { $gt: afterId } }),
-    },
-    { orderBy: { id: 'desc' } },
-  );
-  return row ? { command: row.command as Command, result: row.result as OperationResultValue } : undefined;
+/**
+ * One statement that writes a new entry, its requested event when it is PENDING, and the response
+ * an Idempotency-Key replays: data-modifying CTEs commit together or not at all.
+ */
+function entryStatement(entry: HistoryEntry, claim: IdempotencyClaim | undefined): [string, unknown[]] {
+  const values: unknown[] = [];
+  const params = (...items: unknown[]) => items.map((item) => `$${values.push(item)}`).join(', ');
+  const writes = [
+    `insert into operation (id, request_datetime, command, worker, machine_id, machine_owner_id, result, message,
+       endpoint, request_id, created_at, finished_at)
+     values (${params(
+       entry.id,
+       entry.requestDatetime,
+       entry.command,
+       entry.worker,
+       entry.machineId,
+       entry.machineOwnerId,
+       entry.result,
+       entry.message,
+       entry.endpoint,
+       entry.requestId,
+       entry.createdAt,
+       entry.finishedAt,
+     )})`,
+  ];
+  if (entry.result === OperationResult.PENDING) {
+    writes.push(
+      `insert into outbox_message ${OUTBOX_COLUMNS} values (${params(...outboxValues(operationRequestedEvent(entry)))})`,
+    );
+  }
+  if (claim) {
+    writes.push(
+      `update idempotency_key set response = ${params(JSON.stringify(claim.respond(entry)))}
+       where user_id = ${params(claim.userId)} and key = ${params(claim.key)}`,
+    );
+  }
+  const last = writes.pop() as string;
+  return [writes.length > 0 ? `with ${writes.map((sql, i) => `w${i} as (${sql})`).join(', ')} ${last}` : last, values];
 }
 
 /** The operations schema: history entries, idempotency keys, and the outbox they commit with. */
@@ -91,34 +206,38 @@ export function createOperationRepository(orm: Database) {
     findIdempotency,
 
     async recordEntry(machineId, appliedUpTo, decide, claim) {
+      if (!Number.isSafeInteger(machineId) || (appliedUpTo !== null && !Number.isSafeInteger(appliedUpTo))) {
+        throw new Error(`not an id: ${machineId}, ${appliedUpTo}`);
+      }
       try {
-        return await fork().transactional(async (tx) => {
+        // Three round trips (four with a key): the lock, the entry's id and the state check travel
+        // with BEGIN; the entry, its event and the key's response are one statement; then COMMIT.
+        return await sqlTransaction(orm, async (tx) => {
+          const createdAt = new Date();
           // The key first: a concurrent retry with the same key waits here until this commits, then
           // finds the key taken and replays this response.
           if (claim) {
-            await tx.insert(IdempotencyRow, {
-              userId: claim.userId,
-              key: claim.key,
-              fingerprint: claim.fingerprint,
-              response: '{}',
-              createdAt: new Date(),
-            });
-          }
-          await lockMachine(tx, machineId);
-          const draft = decide(await newestUnapplied(tx, machineId, appliedUpTo));
-          const createdAt = new Date();
-          // A refusal is over the moment it is recorded; an accepted command finishes later.
-          const finishedAt = draft.result === OperationResult.PENDING ? null : createdAt;
-          const id = (await tx.insert(OperationRow, { ...draft, createdAt, finishedAt })) as number;
-          const entry: HistoryEntry = { ...draft, id, createdAt, finishedAt };
-          if (entry.result === OperationResult.PENDING) recordOperationRequested(tx, entry);
-          if (claim) {
-            await tx.nativeUpdate(
-              IdempotencyRow,
-              { userId: claim.userId, key: claim.key },
-              { response: JSON.stringify(claim.respond(entry)) },
+            await tx.query(
+              "insert into idempotency_key (user_id, key, fingerprint, response, created_at) values ($1, $2, $3, '{}', $4)",
+              [claim.userId, claim.key, claim.fingerprint, createdAt],
             );
           }
+          const [, ids, newestRows] = await tx.batch([
+            `select pg_advisory_xact_lock(${MACHINE_LOCK}, ${machineId})`,
+            "select nextval('operation_id_seq')::int as id",
+            `select command, result from operation
+             where machine_id = ${machineId} and result in (${OperationResult.SUCCESS}, ${OperationResult.REMOTEFAILED})
+             ${appliedUpTo === null ? '' : `and id > ${appliedUpTo}`}
+             order by id desc limit 1`,
+          ]);
+          const next = ids?.[0] as { id: number } | undefined;
+          if (!next) throw new Error('the operation sequence gave no id');
+          const unapplied = newestRows?.[0] as { command: Command; result: OperationResultValue } | undefined;
+          const draft = decide(unapplied && { command: unapplied.command, result: unapplied.result });
+          // A refusal is over the moment it is recorded; an accepted command finishes later.
+          const finishedAt = draft.result === OperationResult.PENDING ? null : createdAt;
+          const entry: HistoryEntry = { ...draft, id: next.id, createdAt, finishedAt };
+          await tx.query(...entryStatement(entry, claim));
           return { kind: 'recorded' as const, entry };
         });
       } catch (error) {
@@ -132,26 +251,27 @@ export function createOperationRepository(orm: Database) {
     },
 
     async findEntry(id) {
-      const row = await fork().findOne(OperationRow, { id });
-      return row ? toEntry(row) : undefined;
+      const [row] = await sqlQuery<OperationSqlRow>(orm, 'select * from operation where id = $1', [id], 'entry_by_id');
+      return row ? entryOf(row) : undefined;
     },
 
     async recordedOwner(machineId) {
-      const row = await fork().findOne(
-        OperationRow,
-        { machineId },
-        { orderBy: { id: 'desc' }, fields: ['machineOwnerId'] },
+      const [row] = await sqlQuery<{ machine_owner_id: number }>(
+        orm,
+        'select machine_owner_id from operation where machine_id = $1 order by id desc limit 1',
+        [machineId],
+        'entry_recorded_owner',
       );
-      return row?.machineOwnerId;
+      return row?.machine_owner_id;
     },
 
-    countEntries(filter) {
-      return fork().count(OperationRow, whereOf(filter));
+    async countEntries(filter) {
+      const [row] = await sqlQuery<{ n: number | string }>(orm, ...countStatement(filter));
+      return Number(row?.n ?? 0);
     },
 
     async listEntries(filter, offset, limit) {
-      const rows = await fork().find(OperationRow, whereOf(filter), { orderBy: { id: 'desc' }, offset, limit });
-      return rows.map(toEntry);
+      return (await sqlQuery<OperationSqlRow>(orm, ...listStatement(filter, offset, limit))).map(entryOf);
     },
   };
 

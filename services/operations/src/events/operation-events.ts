@@ -1,5 +1,5 @@
-import { recordEvent } from '@imm/bus';
-import type { EventData } from '@imm/contracts';
+import { createEnvelope, recordEvent } from '@imm/bus';
+import type { EventData, EventEnvelope } from '@imm/contracts';
 import type { EntityManager } from '@imm/db';
 import type { HistoryEntry } from '../domain/history';
 
@@ -20,8 +20,9 @@ function requestedData(entry: HistoryEntry): EventData<'operations.operation.req
   };
 }
 
-export function recordOperationRequested(em: EntityManager, entry: HistoryEntry): void {
-  recordEvent(em, 'operations.operation.requested', requestedData(entry));
+/** The requested event of an accepted entry, for the repository to write with the entry itself. */
+export function operationRequestedEvent(entry: HistoryEntry): EventEnvelope {
+  return createEnvelope('operations.operation.requested', requestedData(entry));
 }
 
 export function recordOperationCompleted(em: EntityManager, entry: HistoryEntry): void {
