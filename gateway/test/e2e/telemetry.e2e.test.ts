@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { type RunningSystem, startSystem, waitFor } from '@imm/testing';
+import {
+  type ExportedSpan,
+  type OtlpReceiver,
+  type RunningSystem,
+  startOtlpReceiver,
+  startSystem,
+  waitFor,
+} from '@imm/testing';
 import parsePrometheusTextFormat, { type MetricFamily } from 'parse-prometheus-text-format';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient } from './client';
@@ -13,59 +18,13 @@ import { createMachine, sendCommand, waitForFinal, waitForStatus } from './machi
  * metrics on its own port; log lines inside a request name its trace.
  */
 
-interface ExportedSpan {
-  service: string;
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-}
-
-/** A minimal OTLP/HTTP receiver: keeps every span posted to /v1/traces. */
-async function startOtlpReceiver(): Promise<{ url: string; spans: ExportedSpan[]; close(): Promise<void> }> {
-  const spans: ExportedSpan[] = [];
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => {
-      if (req.url === '/v1/traces') {
-        const body = JSON.parse(Buffer.concat(chunks).toString());
-        for (const resourceSpans of body.resourceSpans ?? []) {
-          const service = resourceSpans.resource?.attributes?.find((a: { key: string }) => a.key === 'service.name')
-            ?.value?.stringValue;
-          for (const scopeSpans of resourceSpans.scopeSpans ?? []) {
-            for (const span of scopeSpans.spans ?? []) {
-              spans.push({
-                service,
-                traceId: span.traceId,
-                spanId: span.spanId,
-                parentSpanId: span.parentSpanId || undefined,
-                name: span.name,
-                kind: span.kind,
-              });
-            }
-          }
-        }
-      }
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    spans,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
-}
-
 // OTLP span kinds.
 const SERVER = 2;
 const CLIENT = 3;
 const PRODUCER = 4;
 const CONSUMER = 5;
 
-let receiver: Awaited<ReturnType<typeof startOtlpReceiver>>;
+let receiver: OtlpReceiver;
 let system: RunningSystem;
 let api: ReturnType<typeof apiClient>;
 
