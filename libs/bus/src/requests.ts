@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type ReplyOf, type RequestName, type RequestOf, requests } from '@imm/contracts';
 import { currentRequestId, REQUEST_ID_HEADER, runWithRequestId } from '@imm/logging';
-import { extractTraceContext, injectTraceContext, SpanKind, withSpan } from '@imm/telemetry';
+import { extractTraceContext, injectTraceContext, SpanKind, tracingEnabled, withSpan } from '@imm/telemetry';
 import { ErrorCode, headers, type Msg, type NatsError } from 'nats';
 import type { Bus } from './connection';
 import { BusRequestError, BusUnavailableError } from './errors';
@@ -99,13 +99,14 @@ export async function request<N extends RequestName>(
   if (requestId) h.set(REQUEST_ID_HEADER, requestId);
   let reply: Msg;
   try {
-    reply = await withSpan(`${name} request`, { kind: SpanKind.CLIENT }, () => {
-      injectTraceContext(h, natsHeaderSetter);
-      return bus.nc.request(subjectOfRequest(bus.prefix, name), JSON.stringify(body), {
-        timeout: timeoutMs,
-        headers: h,
-      });
-    });
+    const ask = () =>
+      bus.nc.request(subjectOfRequest(bus.prefix, name), JSON.stringify(body), { timeout: timeoutMs, headers: h });
+    reply = await (tracingEnabled
+      ? withSpan(`${name} request`, { kind: SpanKind.CLIENT }, () => {
+          injectTraceContext(h, natsHeaderSetter);
+          return ask();
+        })
+      : ask());
   } catch (error) {
     const code = (error as NatsError).code;
     const reason = code === ErrorCode.NoResponders ? 'no responders' : code === ErrorCode.Timeout ? 'timed out' : code;

@@ -1,5 +1,5 @@
 import type { Logger } from '@imm/logging';
-import { currentTraceContext, SpanKind, type TraceCarrier, withSpan } from '@imm/telemetry';
+import { currentTraceContext, SpanKind, type TraceCarrier, tracingEnabled, withSpan } from '@imm/telemetry';
 import { Queue } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { HistoryEntry } from '../domain/history';
@@ -8,6 +8,7 @@ import { reportQueueDepth } from '../metrics';
 
 export const QUEUE_NAME = 'operations';
 const JOB_NAME = 'drive';
+const SEND_SPAN = `send ${QUEUE_NAME}`;
 
 /** What a job carries: the entry is the truth, read again by the worker. */
 export interface OperationJob {
@@ -89,11 +90,15 @@ export function createJobSubmitter(queue: Queue<OperationJob>, logger: Logger, t
   return {
     async submit(entry) {
       try {
-        await withSpan(`send ${QUEUE_NAME}`, { kind: SpanKind.PRODUCER }, () => {
-          const trace = currentTraceContext();
-          const data: OperationJob = trace ? { entryId: entry.id, trace } : { entryId: entry.id };
-          return withTimeout(queue.add(JOB_NAME, data, jobOptions(entry.id)), timeoutMs);
-        });
+        const add = (data: OperationJob) => withTimeout(queue.add(JOB_NAME, data, jobOptions(entry.id)), timeoutMs);
+        if (tracingEnabled) {
+          // The job carries the context of its own `send` span, so the worker's span is its child.
+          await withSpan(SEND_SPAN, { kind: SpanKind.PRODUCER }, () =>
+            add({ entryId: entry.id, trace: currentTraceContext() }),
+          );
+        } else {
+          await add({ entryId: entry.id });
+        }
       } catch (error) {
         logger.warn({ err: error, operationId: entry.id }, 'could not queue the command now; the sweeper will');
       }
