@@ -1,6 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
-const e2e = 'gateway/test/e2e/**/*.test.ts';
+// Tests that start whole systems of processes: one file at a time.
+const e2e = ['gateway/test/e2e/**/*.test.ts', 'deploy/test/**/*.e2e.test.ts'];
 
 export default defineConfig({
   test: {
@@ -18,14 +19,14 @@ export default defineConfig({
         test: {
           name: 'component',
           include: ['**/test/**/*.test.ts'],
-          exclude: ['**/node_modules/**', e2e],
+          exclude: ['**/node_modules/**', ...e2e],
         },
       },
       {
         extends: true,
         test: {
           name: 'e2e',
-          include: [e2e],
+          include: e2e,
           // Each file starts the whole system (five processes); one at a time keeps timings honest.
           poolOptions: { forks: { singleFork: true } },
         },

@@ -1,29 +1,29 @@
 /**
- * `npm run bench`: runs every benchmark of the project (`services/*\/bench/*.ts`,
- * `gateway/bench/*.ts`) one after another, each in its own process, and fails if any fails.
- * Benchmarks print their measurements and check them against their own targets.
+ * `npm run bench`: the benchmark harness (bench/run.ts; `npm run bench -- --help` lists its options).
+ *   npm run bench -- --micro               the packages' microbenchmarks (services/*\/bench) instead
+ *   npm run bench -- --compare A.json B.json   two results side by side
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { compareFiles } from '../bench/compare';
+import { runMicrobenchmarks } from '../bench/micro';
+import { runBench } from '../bench/run';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const packages = ['gateway', ...readdirSync(join(root, 'services')).map((name) => `services/${name}`)];
-const benches = packages.flatMap((dir) => {
-  const bench = join(root, dir, 'bench');
-  return existsSync(bench)
-    ? readdirSync(bench)
-        .filter((file) => file.endsWith('.ts'))
-        .map((file) => join(dir, 'bench', file))
-    : [];
-});
+const args = process.argv.slice(2);
 
-let failed = 0;
-for (const bench of benches) {
-  process.stdout.write(`\n=== ${bench}\n`);
-  const result = spawnSync(process.execPath, ['--import', 'tsx', bench], { cwd: root, stdio: 'inherit' });
-  if (result.status !== 0) failed++;
+async function main(): Promise<number> {
+  if (args.includes('--micro')) return runMicrobenchmarks() > 0 ? 1 : 0;
+  const compare = args.indexOf('--compare');
+  if (compare >= 0) {
+    compareFiles(args.slice(compare + 1));
+    return 0;
+  }
+  await runBench(args);
+  return 0;
 }
-process.stdout.write(`\nbenchmarks: ${benches.length - failed} passed, ${failed} failed\n`);
-process.exit(failed > 0 ? 1 : 0);
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,16 +1,13 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { processes, type Server } from '../../processes';
+import { configLoaders, parseEnvFile, read, root, sampleSecrets, statusOfSharedRoutes } from './support';
 
 /**
- * No Docker engine runs here, so the deployment files are checked as data: every process of the
- * system is a service, on the port its code listens on, with the variables RELEASE requires and a
- * health check that asks the process itself.
+ * No Docker engine runs here, so docker-compose.yml is checked as data, against the one description
+ * of the processes (processes.ts) and each process's own configuration schema.
  */
-const root = fileURLToPath(new URL('../..', import.meta.url));
-const read = (path: string) => readFileSync(`${root}/${path}`, 'utf8');
-
 interface ComposeService {
   image?: string;
   build?: { context: string; dockerfile: string };
@@ -18,106 +15,161 @@ interface ComposeService {
   environment?: Record<string, string>;
   ports?: string[];
   expose?: string[];
+  container_name?: string;
+  user?: string;
+  read_only?: boolean;
+  cap_drop?: string[];
+  security_opt?: string[];
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: string[] };
+  volumes?: string[];
+  networks?: string[];
 }
-const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, ComposeService> };
+const composeText = read('docker-compose.yml');
+const compose = parse(composeText, { merge: true }) as {
+  services: Record<string, ComposeService>;
+  networks: Record<string, { ipam?: { config: { subnet: string }[] } }>;
+};
 const services = compose.services;
+const envExample = parseEnvFile(read('.env.example'));
 
-const processes = {
-  auth: { entry: 'services/auth/src/main.ts', port: '8001' },
-  machines: { entry: 'services/machines/src/main.ts', port: '8002' },
-  operations: { entry: 'services/operations/src/main.ts', port: '8003' },
-  'operations-worker': { entry: 'services/operations/src/worker.ts', port: '8004' },
-  gateway: { entry: 'gateway/src/main.ts', port: '8000' },
-} as const;
+/** Compose's interpolation: `${X}`, `${X:-default}`, `${X-default}`, `${X:?error}`, `${X?error}`. */
+function interpolate(text: string, values: Record<string, string>): string {
+  return text.replace(/\$\{(\w+)(?:(:?)([-?])([^}]*))?\}/g, (_all, name: string, colon: string, op: string, arg) => {
+    const value = values[name];
+    const missing = value === undefined || (colon === ':' && value === '');
+    if (op === '?' && missing) throw new Error(`compose refuses to start: ${name}: ${arg}`);
+    if (op === '-' && missing) return arg;
+    return value ?? '';
+  });
+}
+
+const variablesOf = (text: string) => [...text.matchAll(/\$\{(\w+)/g)].map((m) => m[1] as string);
+const requiredOf = (text: string) => [...text.matchAll(/\$\{(\w+):?\?/g)].map((m) => m[1] as string);
 
 describe('docker-compose.yml', () => {
-  it('runs the three servers with health checks', () => {
-    for (const name of ['postgres', 'redis', 'nats']) {
+  it('runs Postgres, Redis (append-only, noeviction) and NATS (JetStream), each on a volume with a health check', () => {
+    for (const name of ['postgres', 'redis', 'nats'] satisfies Server[]) {
       expect(services[name]?.healthcheck?.test.length, name).toBeGreaterThan(0);
+      expect(services[name]?.volumes?.length, name).toBeGreaterThan(0);
+      expect(services[name]?.image, name).toMatch(/:\d+\.\d+/); // pinned, not :latest
     }
-    expect(services.nats?.command).toContain('-js');
+    const redis = services.redis?.command?.join(' ');
+    expect(redis).toMatch(/--appendonly yes/);
+    expect(redis).toMatch(/--maxmemory-policy noeviction/);
+    expect(services.nats?.command).toContain('--jetstream');
   });
 
-  for (const [name, { entry, port }] of Object.entries(processes)) {
-    describe(name, () => {
-      const service = services[name] as ComposeService;
+  it('has a service for every process of the system, and no other process', () => {
+    const ours = Object.entries(services).filter(([, s]) => s.build?.dockerfile === 'deploy/Dockerfile');
+    expect(ours.map(([name]) => name).sort()).toEqual(processes.map((p) => p.deployName).sort());
+  });
 
-      it('starts its own entrypoint from the project image', () => {
+  for (const p of processes) {
+    describe(p.deployName, () => {
+      const service = services[p.deployName] as ComposeService;
+
+      it('runs its compiled entry from the project image, with node and nothing else', () => {
         expect(service.build?.dockerfile).toBe('deploy/Dockerfile');
-        expect(service.command).toEqual(['node', '--import', 'tsx', '--import', '@imm/telemetry/register', entry]);
-        expect(existsSync(`${root}/${entry}`)).toBe(true);
+        expect(service.command).toEqual(['node', p.compiled]);
+        expect(existsSync(`${root}/${p.entry}`)).toBe(true);
       });
 
-      it('listens where the others look for it, in RELEASE, with the shared settings', () => {
-        const env = service.environment ?? {};
-        expect(env.PORT).toBe(port);
+      it('is described with the port its configuration defaults to', () => {
+        const config = configLoaders[p.name]({}) as { PORT: number };
+        expect(config.PORT).toBe(p.defaultPort);
+      });
+
+      it('listens on its port, internal only, with no fixed name, so it scales', () => {
+        expect(service.environment?.PORT).toBe(String(p.defaultPort));
+        expect(service.expose).toEqual([String(p.defaultPort)]);
+        expect(service.ports).toBeUndefined();
+        expect(service.container_name).toBeUndefined();
+      });
+
+      it('runs as a non-root user on a read-only root filesystem without privileges', () => {
+        expect(service.user).toMatch(/^[1-9]\d*:[1-9]\d*$/);
+        expect(service.read_only).toBe(true);
+        expect(service.cap_drop).toEqual(['ALL']);
+        expect(service.security_opt).toContain('no-new-privileges:true');
+      });
+
+      it('is healthy when /readyz answers, and starts after what it needs is healthy', () => {
+        expect(service.healthcheck?.test.join(' ')).toContain("process.env.PORT+'/readyz'");
+        const needs = [
+          ...p.needs.servers,
+          ...p.needs.processes.map((n) => processes.find((q) => q.name === n)?.deployName),
+        ];
+        for (const need of needs) expect(service.depends_on?.[need as string]?.condition, need).toBe('service_healthy');
+      });
+
+      it('is given every variable its configuration requires in RELEASE, from .env.example plus the secrets', () => {
+        const env = Object.fromEntries(
+          Object.entries(service.environment ?? {}).map(([k, v]) => [
+            k,
+            interpolate(String(v), { ...envExample, ...sampleSecrets() }),
+          ]),
+        );
         expect(env.MODE).toBe('RELEASE');
-        expect(env.DATABASE_URL).toMatch(/^postgres:\/\/.*@postgres:5432\//);
-        expect(env.REDIS_URL).toBe('redis://redis:6379');
-        expect(env.NATS_URL).toBe('nats://nats:4222');
-        expect(env.AUTH_JWKS_URL).toBe('http://auth:8001/api/auth/jwks.json');
-        expect([...(service.expose ?? []), ...(service.ports ?? [])].some((p) => p.endsWith(port))).toBe(true);
-      });
-
-      it('is healthy only when its readiness check passes, after the servers are', () => {
-        expect(service.healthcheck?.test.join(' ')).toContain('/readyz');
-        for (const server of ['postgres', 'redis', 'nats']) {
-          expect(service.depends_on?.[server]?.condition).toBe('service_healthy');
+        expect(() => configLoaders[p.name](env)).not.toThrow();
+        // A process gets the credentials of exactly the servers it uses.
+        expect(env.DATABASE_URL !== undefined, 'DATABASE_URL').toBe(p.needs.servers.includes('postgres'));
+        for (const server of p.needs.servers) {
+          const url = { postgres: env.DATABASE_URL, redis: env.REDIS_URL, nats: env.NATS_URL }[server];
+          expect(url, server).toMatch(new RegExp(`^\\w+://([^@]+@)?${server}:\\d+`));
         }
       });
     });
   }
 
-  it('gives the gateway the addresses of every service and publishes only its port', () => {
+  it('finds each service the gateway calls by its compose name and port (which DNS spreads over replicas)', () => {
     const env = services.gateway?.environment ?? {};
-    expect(env.AUTH_URL).toBe('http://auth:8001');
-    expect(env.MACHINES_URL).toBe('http://machines:8002');
-    expect(env.OPERATIONS_URL).toBe('http://operations:8003');
-    const published = Object.entries(services).filter(([, s]) => (s.ports ?? []).length > 0);
-    expect(published.map(([name]) => name)).toEqual(['gateway']);
+    for (const name of processes.find((p) => p.name === 'gateway')?.needs.processes ?? []) {
+      const target = processes.find((p) => p.name === name);
+      expect(env[`${name.toUpperCase()}_URL`]).toBe(`http://${target?.deployName}:${target?.defaultPort}`);
+    }
+    expect(services.gateway?.environment?.AUTH_JWKS_URL).toBe('http://auth:8001/api/auth/jwks.json');
   });
 
-  it('passes every secret RELEASE requires from the environment, never a literal', () => {
-    const required: Record<string, string[]> = {
-      auth: ['JWT_PRIVATE_KEY', 'ADMIN_PASSWORD'],
-      gateway: ['CORS_ORIGINS', 'ALLOWED_HOSTS'],
-      'operations-worker': ['MACHINE_NETWORKS'],
-    };
-    for (const [name, keys] of Object.entries(required)) {
-      for (const key of keys) expect(services[name]?.environment?.[key], `${name} ${key}`).toMatch(/^\$\{\w+:\?/);
+  it('publishes one port, the edge proxy, which passes on only /api/** to the gateway', () => {
+    const published = Object.entries(services).filter(([, s]) => (s.ports ?? []).length > 0);
+    expect(published.map(([name]) => name)).toEqual(['edge']);
+    const conf = read('deploy/compose/edge.conf');
+    const proxied = [...conf.matchAll(/location\s+([^{]+)\{[^}]*proxy_pass/g)].map((m) => m[1]?.trim());
+    expect(proxied).toEqual(['/api/']);
+    const gateway = processes.find((p) => p.public);
+    expect(conf).toContain(`set $gateway http://${gateway?.deployName}:${gateway?.defaultPort};`);
+    expect(conf).toMatch(/location \/ \{\s*return 404;/);
+    // Nothing else reaches the processes: the edge's own check answers itself.
+    const locations = [...conf.matchAll(/location\s+([^{]+)\{/g)].map((m) => m[1]?.trim());
+    expect(locations).toEqual(['/api/', '= /edge-healthz', '/']);
+    expect(services.edge?.volumes).toContain('./deploy/compose/edge.conf:/etc/nginx/conf.d/default.conf:ro');
+  });
+
+  it('lets the gateway believe forwarded headers from the edge network (and a load balancer) only', () => {
+    const subnet = compose.networks.edge?.ipam?.config[0]?.subnet;
+    expect(subnet).toMatch(/^\d+\.\d+\.\d+\.\d+\/\d+$/);
+    expect(services.edge?.networks).toEqual(['edge']);
+    expect(services.gateway?.networks).toEqual(['default', 'edge']);
+    expect(services.gateway?.environment?.TRUSTED_PROXIES).toBe(`\${TRUSTED_PROXIES:-${subnet}}`);
+    expect(envExample.TRUSTED_PROXIES).toBe(subnet);
+    for (const p of processes.filter((q) => !q.public)) {
+      expect(services[p.deployName]?.environment?.TRUSTED_PROXIES, p.name).toBeTruthy();
     }
   });
-});
 
-describe('deploy/Dockerfile', () => {
-  const dockerfile = read('deploy/Dockerfile');
-
-  it('builds on Node 20 and installs from the lock file', () => {
-    expect(dockerfile).toMatch(/^FROM node:20[\w.-]*$/m);
-    expect(dockerfile).toContain('npm ci --omit=dev');
+  it('takes every variable from .env.example, and refuses to start while a secret is still empty', () => {
+    for (const name of variablesOf(composeText)) expect(Object.keys(envExample), name).toContain(name);
+    const required = [...new Set(requiredOf(composeText))].sort();
+    expect(required).toEqual(Object.keys(sampleSecrets()).sort());
+    for (const name of required) {
+      expect(envExample[name], name).toBe('');
+      expect(() => interpolate(`\${${name}:?missing}`, envExample)).toThrow(name);
+    }
   });
 
-  it('copies every workspace manifest that exists, and only those', () => {
-    const workspaces = JSON.parse(read('package.json')).workspaces as string[];
-    const manifests = [...dockerfile.matchAll(/^COPY (\S+\/package\.json) /gm)].map((m) => m[1]);
-    for (const manifest of manifests) expect(existsSync(`${root}/${manifest}`), manifest).toBe(true);
-    const expected = workspaces.flatMap((pattern) =>
-      pattern.endsWith('/*')
-        ? readdirNames(pattern.slice(0, -2)).map((dir) => `${pattern.slice(0, -2)}/${dir}/package.json`)
-        : [`${pattern}/package.json`],
-    );
-    expect([...manifests].sort()).toEqual(expected.sort());
-  });
-
-  it('runs tsx at run time, so it is a production dependency', () => {
-    expect(JSON.parse(read('package.json')).dependencies?.tsx).toBeDefined();
+  it('points every health check at a route every process serves', async () => {
+    const statuses = await statusOfSharedRoutes(['/readyz', '/healthz']);
+    expect(statuses).toEqual({ '/readyz': 200, '/healthz': 200 });
   });
 });
-
-function readdirNames(dir: string): string[] {
-  return readdirSync(`${root}/${dir}`, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && existsSync(`${root}/${dir}/${d.name}/package.json`))
-    .map((d) => d.name);
-}

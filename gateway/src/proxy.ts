@@ -4,6 +4,7 @@ import type { NextFunction, Request, RequestHandler } from 'express';
 import { createProxyMiddleware } from 'http-proxy-middleware';
 import type { Logger } from '@imm/logging';
 import { type AppError, PayloadTooLargeError, ServiceUnavailableError } from '@imm/web';
+import { spreadOverAddresses } from './upstream-lookup';
 
 export interface UpstreamAgents {
   http: http.Agent;
@@ -14,9 +15,10 @@ export interface UpstreamAgents {
 /**
  * Keep-alive connections to the services. Idle sockets are dropped after 30 s, well before the
  * services' 65 s keep-alive timeout, so the gateway never reuses a socket a service is closing.
+ * New connections to a name with several addresses (replicas) take them in turn.
  */
-export function createUpstreamAgents(): UpstreamAgents {
-  const options = { keepAlive: true, timeout: 30_000, maxFreeSockets: 64 };
+export function createUpstreamAgents(lookup = spreadOverAddresses()): UpstreamAgents {
+  const options = { keepAlive: true, timeout: 30_000, maxFreeSockets: 64, lookup };
   const agents = { http: new http.Agent(options), https: new https.Agent(options) };
   return {
     ...agents,

@@ -7,3 +7,4 @@ export { type PublishOptions, publishEvent } from './publish';
 export { createEnvelope, markProcessed, OUTBOX_COLUMNS, outboxValues, recordEvent } from './record-event';
 export { request, serveRequests } from './requests';
 export { deadLetterStreamName, deadLetterSubject, streamNameOf, subjectOf } from './subjects';
+export { deleteTransfer, putTransfer, readTransfer, transferBucketName } from './transfers';

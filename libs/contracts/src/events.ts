@@ -71,6 +71,18 @@ export const operationCompletedSchema = operationRequestedSchema.extend({
   finished_at: z.iso.datetime(),
 });
 
+/**
+ * The summary each service publishes once per Django import run that wrote something; imported rows
+ * publish no per-row events (they are not new).
+ */
+export const importedSummarySchema = z.object({
+  run_id: z.uuid(),
+  imported: z.number().int(),
+  /** The smallest and largest id written, so a consumer can fetch what it cares about. */
+  first_id: z.number().int(),
+  last_id: z.number().int(),
+});
+
 /** Every event type, its payload schema, and the stream it lives in. */
 export const events = {
   'auth.user.registered': userRegisteredSchema,
@@ -80,6 +92,9 @@ export const events = {
   'machines.machine.status_changed': machineStatusChangedSchema,
   'operations.operation.requested': operationRequestedSchema,
   'operations.operation.completed': operationCompletedSchema,
+  'auth.users.imported': importedSummarySchema,
+  'machines.machines.imported': importedSummarySchema,
+  'operations.history.imported': importedSummarySchema,
 } as const;
 
 export type EventType = keyof typeof events;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { machineStatusSchema } from './events';
+import { importRequests } from './imports';
 
 /**
  * NATS request/reply contracts, for answers needed at once. Subject: `<BUS_PREFIX>.<name>`.
@@ -24,6 +25,7 @@ export const machineGetReplySchema = z.discriminatedUnion('found', [
 
 export const requests = {
   'machines.machine.get': { request: machineGetRequestSchema, reply: machineGetReplySchema },
+  ...importRequests,
 } as const;
 
 export type RequestName = keyof typeof requests;

@@ -1,5 +1,6 @@
 export { checkDatabase, type Database, type DatabaseOptions, MIGRATIONS_TABLE, openDatabase } from './open-database';
 export { dropDatabase, ensureDatabaseExists } from './database-admin';
+export { executeBound } from './bound-statement';
 export { isConnectionError, isUniqueViolation } from './errors';
 export { Migration } from '@mikro-orm/migrations';
 export type { MigrationObject } from '@mikro-orm/core';

@@ -6,7 +6,8 @@
  */
 import { tracingRequested } from './tracing';
 
-if (tracingRequested()) {
+// A `node -e` one-liner (the image's health check) has no entry script and is never traced.
+if (tracingRequested() && process.argv[1]) {
   const { startTracing } = await import('./tracing-sdk');
   await startTracing();
 }

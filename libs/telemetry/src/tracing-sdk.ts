@@ -1,12 +1,6 @@
 import { register } from 'node:module';
 import path from 'node:path';
 import type { IncomingMessage } from 'node:http';
-import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
-import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
-import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
-import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
-import { NodeSDK } from '@opentelemetry/sdk-node';
-import { createAddHookMessageChannel } from 'import-in-the-middle';
 
 /** Probes and scrapes would be most of the spans and tell nothing. */
 const untraced = new Set(['/healthz', '/readyz', '/metrics']);
@@ -29,6 +23,20 @@ export function serviceNameOf(entry: string | undefined): string {
  * delays). Only the modules instrumented are wrapped by the ESM hook, so the rest load as usual.
  */
 export async function startTracing(): Promise<void> {
+  // Imported here, not at the top: the production build bundles this file into the preload, and a
+  // static import there would load the SDK even with tracing off.
+  const [{ createAddHookMessageChannel }, { NodeSDK }, http, express, pg, ioredis] = await Promise.all([
+    import('import-in-the-middle'),
+    import('@opentelemetry/sdk-node'),
+    import('@opentelemetry/instrumentation-http'),
+    import('@opentelemetry/instrumentation-express'),
+    import('@opentelemetry/instrumentation-pg'),
+    import('@opentelemetry/instrumentation-ioredis'),
+  ]);
+  const { HttpInstrumentation } = http;
+  const { ExpressInstrumentation, ExpressLayerType } = express;
+  const { PgInstrumentation } = pg;
+  const { IORedisInstrumentation } = ioredis;
   const { registerOptions, waitForAllMessagesAcknowledged } = createAddHookMessageChannel();
   register('import-in-the-middle/hook.mjs', import.meta.url, registerOptions);
   const sdk = new NodeSDK({

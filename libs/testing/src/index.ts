@@ -10,5 +10,12 @@ export { type NatsServerHandle, startNatsServer } from './nats-server';
 export { type RedisServerHandle, startRedisServer } from './redis-server';
 export { uniqueName } from './names';
 export { freePort, type WaitForOptions, waitFor } from './wait-for';
-export { type ProcessName, type RunningProcess, type RunningSystem, startProcess, startSystem } from './system';
+export {
+  type ProcessName,
+  type RunningProcess,
+  type RunningSystem,
+  spawnProcess,
+  startProcess,
+  startSystem,
+} from './system';
 export { type ExportedSpan, type OtlpReceiver, startOtlpReceiver } from './otlp-receiver';

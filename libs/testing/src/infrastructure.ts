@@ -68,7 +68,7 @@ export async function dropRedisKeys(url: string, prefix: string): Promise<void> 
   }
 }
 
-/** Deletes a test's JetStream streams (named after its BUS_PREFIX). */
+/** Deletes a test's JetStream streams (named after its BUS_PREFIX), its object stores' too. */
 export async function dropStreams(url: string, prefix: string): Promise<void> {
   // A NATS of the test's own may be gone already; waiting to reconnect would hang the cleanup.
   const nats = await connect({ servers: url, reconnect: false, timeout: 2000 }).catch(() => undefined);
@@ -76,7 +76,10 @@ export async function dropStreams(url: string, prefix: string): Promise<void> {
   try {
     const jsm = await nats.jetstreamManager();
     for await (const stream of jsm.streams.list()) {
-      if (stream.config.name.startsWith(`${prefix.toUpperCase()}_`)) await jsm.streams.delete(stream.config.name);
+      const name = stream.config.name;
+      if (name.startsWith(`${prefix.toUpperCase()}_`) || name.startsWith(`OBJ_${prefix}_`)) {
+        await jsm.streams.delete(name);
+      }
     }
   } finally {
     await nats.close();

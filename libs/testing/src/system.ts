@@ -1,7 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { nodeArgumentsOf, type ProcessName, processes, processNamed, urlVariableOf } from '../../../processes';
 import { dropTestDatabase, testInfrastructure } from './infrastructure';
 import { freePort, waitFor } from './wait-for';
+
+export type { ProcessName } from '../../../processes';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 
@@ -24,22 +27,20 @@ export interface RunningSystem {
  */
 export async function startSystem(
   overrides: Record<string, string> = {},
-  options: { processes?: ProcessName[] } = {},
+  options: { processes?: ProcessName[]; compiled?: boolean } = {},
 ): Promise<RunningSystem> {
-  const ports = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
-  const [gateway, auth, machines, operations, worker] = ports.map(String) as [string, string, string, string, string];
+  // Asked for all at once, so the OS hands out distinct ones.
+  const free = await Promise.all(processes.map(() => freePort()));
+  const ports = Object.fromEntries(processes.map((p, i) => [p.portVariable, String(free[i])]));
   const env: Record<string, string> = {
     ...testInfrastructure('e2e'),
-    GATEWAY_PORT: gateway,
-    AUTH_PORT: auth,
-    MACHINES_PORT: machines,
-    OPERATIONS_PORT: operations,
-    WORKER_PORT: worker,
+    ...ports,
     // vitest sets MODE=test in its own environment; the system knows only DEV and RELEASE.
     MODE: 'DEV',
     LOG_LEVEL: 'info',
     BCRYPT_ROUNDS: '10',
     ...(options.processes && { PROCESSES: options.processes.join(',') }),
+    ...(options.compiled && { START_COMPILED: '1' }),
     ...overrides,
   };
   let output = '';
@@ -61,9 +62,10 @@ export async function startSystem(
     running = false;
   });
 
-  const url = `http://127.0.0.1:${gateway}`;
+  const portOf = (name: ProcessName) => env[processNamed(name).portVariable];
+  const url = `http://127.0.0.1:${portOf('gateway')}`;
   const withWorker = !options.processes || options.processes.includes('worker');
-  const readinessUrls = [`${url}/readyz`, ...(withWorker ? [`http://127.0.0.1:${worker}/readyz`] : [])];
+  const readinessUrls = [`${url}/readyz`, ...(withWorker ? [`http://127.0.0.1:${portOf('worker')}/readyz`] : [])];
   const stop = async (options: { keepDatabase?: boolean } = {}) => {
     if (running && child.pid) {
       process.kill(-child.pid, 'SIGTERM');
@@ -102,19 +104,11 @@ export async function startSystem(
   return { url, env, output: () => output, exited, stop };
 }
 
-export type ProcessName = 'auth' | 'machines' | 'operations' | 'worker' | 'gateway';
-
-const entries: Record<ProcessName, { entry: string; port: string }> = {
-  auth: { entry: 'services/auth/src/main.ts', port: 'AUTH_PORT' },
-  machines: { entry: 'services/machines/src/main.ts', port: 'MACHINES_PORT' },
-  operations: { entry: 'services/operations/src/main.ts', port: 'OPERATIONS_PORT' },
-  worker: { entry: 'services/operations/src/worker.ts', port: 'WORKER_PORT' },
-  gateway: { entry: 'gateway/src/main.ts', port: 'GATEWAY_PORT' },
-};
-
 export interface RunningProcess {
   pid: number;
   output(): string;
+  /** Resolves with the exit code once the process has exited (null when a signal ended it). */
+  exited: Promise<number | null>;
   /** Sends a signal (SIGKILL to crash it, SIGTERM to stop it) and waits until it has exited. */
   kill(signal: NodeJS.Signals): Promise<number | null>;
 }
@@ -128,25 +122,37 @@ export function startProcess(
   name: ProcessName,
   overrides: Record<string, string> = {},
 ): RunningProcess {
-  const { entry, port } = entries[name];
-  const local = (key: string) => `http://127.0.0.1:${system.env[key]}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--import', '@imm/telemetry/register', entry], {
+  const local = (other: ProcessName) => `http://127.0.0.1:${system.env[processNamed(other).portVariable]}`;
+  const addresses: Record<string, string> = { AUTH_JWKS_URL: `${local('auth')}/api/auth/jwks.json` };
+  for (const other of processNamed(name).needs.processes) addresses[urlVariableOf(other)] = local(other);
+  return spawnProcess(name, {
+    ...system.env,
+    ...addresses,
+    PORT: system.env[processNamed(name).portVariable] ?? '0',
+    ...overrides,
+  });
+}
+
+/**
+ * Runs one process of the system with exactly the environment given (on top of this one's), from
+ * its TypeScript entry as `npm start` does, or from the production build (`npm run build:dist`).
+ */
+export function spawnProcess(
+  name: ProcessName,
+  env: Record<string, string>,
+  options: { compiled?: boolean } = {},
+): RunningProcess {
+  const description = processNamed(name);
+  const args = nodeArgumentsOf(description, options.compiled ?? false);
+  const child = spawn(process.execPath, args, {
     cwd: root,
-    env: {
-      ...process.env,
-      ...system.env,
-      AUTH_URL: local('AUTH_PORT'),
-      MACHINES_URL: local('MACHINES_PORT'),
-      OPERATIONS_URL: local('OPERATIONS_PORT'),
-      AUTH_JWKS_URL: `${local('AUTH_PORT')}/api/auth/jwks.json`,
-      PORT: system.env[port] ?? '0',
-      ...overrides,
-    },
+    env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   const append = (chunk: Buffer) => {
     output += chunk.toString();
+    if (output.length > 2_000_000) output = output.slice(-1_000_000);
   };
   child.stdout?.on('data', append);
   child.stderr?.on('data', append);
@@ -154,6 +160,7 @@ export function startProcess(
   return {
     pid: child.pid ?? 0,
     output: () => output,
+    exited,
     async kill(signal) {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;

@@ -9,12 +9,14 @@ import { type AuthConfig, loadAuthConfig } from './config';
 import { RefreshToken, SigningKey, User } from './data/entities';
 import { migrations } from './data/migrations';
 import { signingKeyRepository } from './data/signing-key-repository';
+import { createUserImportStore } from './data/user-import-store';
 import { createAccounts } from './domain/accounts';
 import { createPasswordHasher } from './domain/passwords';
 import { createSessions } from './domain/sessions';
 import { createSignInThrottle } from './domain/sign-in-throttle';
 import { resolveSigningKeys } from './domain/signing-keys';
 import { createTokenService } from './domain/tokens';
+import { serveImportUsers } from './events/import-users';
 import { measuredHasher } from './metrics';
 
 export interface RunningAuthService {
@@ -98,6 +100,8 @@ export async function startAuthService(config: AuthConfig, logger = createLogger
       eventsRecorded: () => void relay.flush(),
     });
     await accounts.seedAdmin({ password: config.ADMIN_PASSWORD, email: config.ADMIN_EMAIL });
+    const importer = serveImportUsers(bus, createUserImportStore(orm, { onEventsCommitted: () => void relay.flush() }));
+    closers.push(() => importer.stop());
 
     const purge = setInterval(() => {
       sessions.purgeExpired(new Date()).then(

@@ -7,9 +7,11 @@ import { closerStack, serveHttp, isEntryPoint, runMain } from '@imm/web';
 import { createApp } from './app';
 import { loadMachinesConfig, type MachinesConfig } from './config';
 import { entities, MACHINES_SCHEMA } from './data/entities';
+import { createMachineImportStore } from './data/machine-import-store';
 import { createMachineStore } from './data/machine-store';
 import { migrations } from './data/migrations/index';
 import { createMachineService, type MachineService } from './domain/machine-service';
+import { serveImportMachines } from './events/import-machines';
 import { serveMachineGet } from './events/machine-get';
 import { startOperationCompletedConsumer } from './events/operation-completed';
 
@@ -52,6 +54,11 @@ export async function startMachines(config: MachinesConfig, logger: Logger): Pro
     closers.push(() => consumer.stop());
     const responder = serveMachineGet(bus, service);
     closers.push(() => responder.stop());
+    const importer = serveImportMachines(
+      bus,
+      createMachineImportStore(orm, { onEventsCommitted: () => void relay.flush() }),
+    );
+    closers.push(() => importer.stop());
 
     const app = createApp({
       logger,

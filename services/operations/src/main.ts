@@ -7,8 +7,10 @@ import { closerStack, serveHttp, isEntryPoint, redisReady, runMain } from '@imm/
 import { createApp } from './app';
 import { type ApiConfig, loadApiConfig } from './config';
 import { openOperationsDatabase } from './data/database';
+import { createHistoryImportStore } from './data/history-import-store';
 import { createOperationRepository } from './data/operation-repository';
 import { createOperationService } from './domain/operation-service';
+import { serveImportHistory } from './events/import-history';
 import { busMachineDirectory } from './events/machine-directory';
 import { startOutbox } from './events/outbox';
 import { closeRedis, connectRedis, createJobSubmitter, createOperationQueue } from './queue/operation-queue';
@@ -42,6 +44,9 @@ export async function startOperationsApi(
     closers.push(() => bus.close());
     const outbox = startOutbox(orm, bus, logger);
     closers.push(() => outbox.stop());
+
+    const importer = serveImportHistory(bus, createHistoryImportStore(orm, { onEventsCommitted: outbox.nudge }));
+    closers.push(() => importer.stop());
 
     const repository = createOperationRepository(orm);
     const submitter = createJobSubmitter(queue, logger, config.QUEUE_ADD_TIMEOUT_MS);

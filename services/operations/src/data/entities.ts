@@ -24,6 +24,8 @@ export const OperationRow = defineEntity({
     requestId: p.text().nullable(),
     createdAt: p.datetime().columnType('timestamptz'),
     finishedAt: p.datetime().columnType('timestamptz').nullable(),
+    /** Set on entries imported from the Django service: history, never a command to drive. */
+    importedAt: p.datetime().columnType('timestamptz').nullable(),
   }),
 });
 export type OperationRecord = InferEntity<typeof OperationRow>;

@@ -297,12 +297,12 @@ export function createOperationRepository(orm: Database) {
       });
     },
 
-    /** Ends every command PENDING for longer than `deadlineMs` as INTERNALFAILED. */
+    /** Ends every command PENDING for longer than `deadlineMs` as INTERNALFAILED (imported ones aside). */
     async expireOverdue(deadlineMs: number): Promise<HistoryEntry[]> {
       return fork().transactional(async (tx) => {
         const rows = await tx.execute(
           `update operation set result = ?, message = ?, finished_at = now()
-           where result = ? and created_at < now() - make_interval(secs => ?) returning *`,
+           where result = ? and imported_at is null and created_at < now() - make_interval(secs => ?) returning *`,
           [
             OperationResult.INTERNALFAILED,
             `not finished within ${Math.round(deadlineMs / 1000)} s of being accepted`,
@@ -320,11 +320,11 @@ export function createOperationRepository(orm: Database) {
       });
     },
 
-    /** PENDING commands, oldest first. */
+    /** PENDING commands, oldest first (imported entries are history, not commands). */
     async pendingEntries(limit: number): Promise<HistoryEntry[]> {
       const rows = await fork().find(
         OperationRow,
-        { result: OperationResult.PENDING },
+        { result: OperationResult.PENDING, importedAt: null },
         { orderBy: { id: 'asc' }, limit },
       );
       return rows.map(toEntry);

@@ -1,0 +1,125 @@
+/**
+ * Starts the whole system as `npm start` does (scripts/start.ts, or another command such as the
+ * compiled JavaScript), with the run's own ports, database, stream and Redis prefixes, and stops it
+ * again. The processes' output goes straight to a log file, so reading it costs the harness nothing.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { dropRedisKeys, dropStreams, dropTestDatabase, freePort, testInfrastructure, waitFor } from '@imm/testing';
+
+export type ServiceName = 'auth' | 'machines' | 'operations';
+export type ProcessName = ServiceName | 'worker' | 'gateway';
+
+export interface StartedSystem {
+  /** The gateway's base URL. */
+  url: string;
+  /** Each service's own base URL, for the direct runs. */
+  services: Record<ServiceName, string>;
+  ports: Record<ProcessName, number>;
+  databaseUrl: string;
+  /** The process group of the supervisor: every process of the system is in it. */
+  processGroup: number;
+  command: string;
+  logFile: string;
+  stop(options: { keep: boolean }): Promise<void>;
+}
+
+const root = new URL('../..', import.meta.url).pathname;
+
+/** `npm start` without npm: the supervisor script run by this Node with tsx. */
+export const defaultCommand = `"${process.execPath}" --import tsx scripts/start.ts`;
+
+export async function startSystem(command: string, extraEnv: Record<string, string>): Promise<StartedSystem> {
+  const names: ProcessName[] = ['gateway', 'auth', 'machines', 'operations', 'worker'];
+  const free = await Promise.all(names.map(() => freePort()));
+  const ports = Object.fromEntries(names.map((name, i) => [name, free[i] as number])) as Record<ProcessName, number>;
+  const infrastructure = testInfrastructure('bench');
+  const env: Record<string, string> = {
+    ...infrastructure,
+    GATEWAY_PORT: String(ports.gateway),
+    AUTH_PORT: String(ports.auth),
+    MACHINES_PORT: String(ports.machines),
+    OPERATIONS_PORT: String(ports.operations),
+    WORKER_PORT: String(ports.worker),
+    MODE: 'DEV',
+    LOG_LEVEL: 'info',
+    // A bcrypt-10 hash costs about what the Django service's PBKDF2 costs on the same machine.
+    BCRYPT_ROUNDS: '10',
+    // One load generator is one client address: the limiter must not be what is measured.
+    RATE_LIMIT_PER_MINUTE: '100000000',
+    ...extraEnv,
+  };
+
+  const logFile = join(tmpdir(), `imm-bench-${infrastructure.BUS_PREFIX}.log`);
+  const log = openSync(logFile, 'w');
+  const child: ChildProcess = spawn(command, {
+    cwd: root,
+    shell: true,
+    env: { ...process.env, ...env },
+    detached: true, // its own process group, so stop() reaches every process
+    stdio: ['ignore', log, log],
+  });
+  closeSync(log);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let running = true;
+  void exited.then(() => {
+    running = false;
+  });
+  const local = (port: number) => `http://127.0.0.1:${port}`;
+  const pid = child.pid ?? 0;
+
+  const stop = async ({ keep }: { keep: boolean }) => {
+    if (running) {
+      process.kill(-pid, 'SIGTERM');
+      const timer = setTimeout(() => running && process.kill(-pid, 'SIGKILL'), 20_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    if (!keep) {
+      await dropTestDatabase(env.DATABASE_URL as string).catch(() => {});
+      await dropRedisKeys(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', infrastructure.REDIS_PREFIX);
+      await dropStreams(process.env.NATS_URL ?? 'nats://127.0.0.1:4222', infrastructure.BUS_PREFIX).catch(() => {});
+      rmSync(logFile, { force: true });
+    }
+  };
+
+  try {
+    await Promise.race([
+      waitFor(
+        async () => {
+          // The gateway's readiness covers the services it proxies to; the worker answers its own.
+          const ready = await Promise.all(
+            [ports.gateway, ports.worker].map((port) =>
+              fetch(`${local(port)}/readyz`).then(
+                (response) => response.status === 200,
+                () => false,
+              ),
+            ),
+          );
+          return ready.every(Boolean);
+        },
+        { timeoutMs: 120_000, intervalMs: 250 },
+      ),
+      exited.then((code) => {
+        throw new Error(`the system exited with code ${code} while starting`);
+      }),
+    ]);
+  } catch (error) {
+    const tail = readFileSync(logFile, 'utf8').slice(-6000);
+    await stop({ keep: false });
+    throw new Error(`the system did not become ready: ${(error as Error).message}\n${tail}`);
+  }
+
+  return {
+    url: local(ports.gateway),
+    services: { auth: local(ports.auth), machines: local(ports.machines), operations: local(ports.operations) },
+    ports,
+    databaseUrl: env.DATABASE_URL as string,
+    processGroup: pid,
+    command,
+    logFile,
+    stop,
+  };
+}

@@ -1,0 +1,64 @@
+/**
+ * `npm run build:dist`: the production build. Each process's entry becomes one JavaScript file
+ * beside its sources (`gateway/src/main.ts` → `gateway/dist/main.js`), so paths a module resolves
+ * relative to itself (its package.json, its assets) hold as they do in `src/`. Our own workspace
+ * libraries are bundled in (they export TypeScript); npm packages stay outside and are loaded from
+ * node_modules at run time, as installed by `npm ci --omit=dev`, native addons included.
+ */
+import { rm } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { build, type Plugin } from 'esbuild';
+import { processes, telemetryPreload } from '../processes';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+/** Bare imports that are not `@imm/*` are npm packages: left for node to load. */
+const npmPackagesExternal: Plugin = {
+  name: 'npm-packages-external',
+  setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, (args) => {
+      if (args.path.startsWith('@imm/') || args.path.startsWith('node:')) return undefined;
+      return { path: args.path, external: true };
+    });
+  },
+};
+
+/** Command-line tools that ship in the image beside the processes. */
+export const tools = [
+  {
+    directory: 'tools/django-import',
+    entry: 'tools/django-import/src/main.ts',
+    compiled: 'tools/django-import/dist/main.js',
+  },
+];
+
+export async function buildDist(): Promise<string[]> {
+  // The telemetry preload is a file of its own: node loads it (`--import`) before the entry.
+  const targets = [...processes, ...tools, telemetryPreload];
+  const directories = [...new Set(targets.map((p) => p.directory))];
+  await Promise.all(directories.map((dir) => rm(`${root}/${dir}/dist`, { recursive: true, force: true })));
+  await Promise.all(
+    targets.map((p) =>
+      build({
+        absWorkingDir: root,
+        entryPoints: [p.entry],
+        outfile: p.compiled,
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        target: 'node20',
+        sourcemap: true,
+        // Stack traces name the TypeScript files and lines.
+        sourcesContent: false,
+        logLevel: 'warning',
+        plugins: [npmPackagesExternal],
+      }),
+    ),
+  );
+  return targets.map((p) => p.compiled);
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const files = await buildDist();
+  process.stdout.write(`built ${files.join(', ')}\n`);
+}

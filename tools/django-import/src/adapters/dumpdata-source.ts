@@ -1,0 +1,70 @@
+import { readFile } from 'node:fs/promises';
+import { gunzipSync } from 'node:zlib';
+import { z } from 'zod';
+import type { OldData } from '../domain/old-rows';
+import { SourceError } from './source-error';
+
+/** `manage.py dumpdata`'s format: `[{"model": "app.model", "pk": …, "fields": {…}}]`. */
+const dumpSchema = z.array(
+  z.object({
+    model: z.string().regex(/^\w+\.\w+$/, 'app_label.model_name'),
+    pk: z.unknown(),
+    fields: z.record(z.string(), z.unknown()),
+  }),
+);
+
+const MACHINE_MODEL = 'machines.injectionmoldingmachines';
+const HISTORY_MODEL = 'machines.machineshistory';
+
+/** The user model is the `accounts` app's; its class name varies, its fields do not. */
+const isUserModel = (model: string, fields: Record<string, unknown>) =>
+  model.startsWith('accounts.') && 'username' in fields && 'password' in fields;
+
+function parseDump(bytes: Buffer, path: string): unknown {
+  let text: string;
+  // gzip's magic number, whatever the file is called.
+  if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    try {
+      text = gunzipSync(bytes).toString('utf8');
+    } catch (error) {
+      throw new SourceError(`${path} is not a readable gzip file: ${(error as Error).message}`);
+    }
+  } else {
+    text = bytes.toString('utf8');
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new SourceError(`${path} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** Reads a dumpdata file (`.json` or `.json.gz`) of the apps `accounts` and `machines`. */
+export async function readDumpdata(path: string): Promise<OldData> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (error) {
+    throw new SourceError(`cannot read ${path}: ${(error as Error).message}`);
+  }
+  const parsed = dumpSchema.safeParse(parseDump(bytes, path));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new SourceError(
+      `${path} is not a dumpdata file (a list of {model, pk, fields}): at ${issue?.path.join('.') || 'the top'}: ${issue?.message}`,
+    );
+  }
+  const data: OldData = { users: [], machines: [], history: [], ignored: {} };
+  for (const { model, pk, fields } of parsed.data) {
+    const name = model.toLowerCase();
+    const row = { ...fields, id: pk };
+    if (name === MACHINE_MODEL) data.machines.push(row);
+    else if (name === HISTORY_MODEL) data.history.push(row);
+    else if (isUserModel(name, fields)) data.users.push(row);
+    else data.ignored[name] = (data.ignored[name] ?? 0) + 1;
+  }
+  if (data.users.length + data.machines.length + data.history.length === 0) {
+    throw new SourceError(`${path} holds no users, machines or history of the Django service`);
+  }
+  return data;
+}
