@@ -6,14 +6,16 @@ import type { IncomingMessage } from 'node:http';
 const untraced = new Set(['/healthz', '/readyz', '/metrics']);
 
 /**
- * `services/operations/src/worker.ts` → `operations-worker`, `gateway/src/main.ts` → `gateway`:
+ * `services/operations/src/worker.ts` → `operations-worker`, `gateway/src/main.ts` (or its build,
+ * `gateway/dist/main.js`) → `gateway`:
  * the name the process's logs carry, when OTEL_SERVICE_NAME does not give one.
  */
 export function serviceNameOf(entry: string | undefined): string {
   if (!entry) return 'imm-control';
   const file = path.basename(entry).replace(/\.[cm]?[jt]s$/, '');
   const dir = path.dirname(entry);
-  const pkg = path.basename(path.basename(dir) === 'src' ? path.dirname(dir) : dir);
+  const inPackage = ['src', 'dist'].includes(path.basename(dir));
+  const pkg = path.basename(inPackage ? path.dirname(dir) : dir);
   return file === 'main' || file === 'index' ? pkg : `${pkg}-${file}`;
 }
 

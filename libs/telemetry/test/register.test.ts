@@ -46,5 +46,7 @@ describe('the telemetry preload', () => {
     expect(serviceNameOf('/app/gateway/src/main.ts')).toBe('gateway');
     expect(serviceNameOf('services/auth/src/main.ts')).toBe('auth');
     expect(serviceNameOf('/app/services/operations/src/worker.ts')).toBe('operations-worker');
+    expect(serviceNameOf('services/operations/dist/worker.js')).toBe('operations-worker');
+    expect(serviceNameOf('/app/gateway/dist/main.js')).toBe('gateway');
   });
 });
