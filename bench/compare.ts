@@ -3,6 +3,7 @@
  *   npm run bench -- --compare bench/results/<drf>.json bench/results/<imm>.json
  */
 import { readFileSync } from 'node:fs';
+import { OptionError } from './src/options';
 import { formatComparison } from './src/report';
 import type { BenchResult } from './src/result';
 
@@ -14,6 +15,6 @@ function load(file: string): BenchResult {
 
 export function compareFiles(files: string[]): void {
   const [first, second] = files;
-  if (!first || !second || files.length !== 2) throw new Error('--compare needs two result files: A.json B.json');
+  if (!first || !second || files.length !== 2) throw new OptionError('--compare needs two result files: A.json B.json');
   process.stdout.write(`${formatComparison(load(first), load(second))}\n`);
 }

@@ -10,7 +10,7 @@ import { measureEndpoint, measureGetOneDuringSignIns, type RunContext } from './
 import { endpoints, getOneDuringSignIns } from './src/endpoints';
 import { type GrowthResult, runGrowth } from './src/growth';
 import { type BenchOptions, parseOptions, usage } from './src/options';
-import { databaseBackends, matchingMemory, type ProcessMemory, startCpuMeter, systemMemory } from './src/processes';
+import { databaseBackends, matchingMemory, type ProcessMemory, startCpuMeter, systemMemory } from './src/process-usage';
 import { formatComparison, formatResult } from './src/report';
 import { type BenchResult, currentLoadavg, describeHost, type LoadRow, writeResult } from './src/result';
 import { seedThroughApi } from './src/seed-api';

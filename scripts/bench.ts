@@ -5,6 +5,7 @@
  */
 import { compareFiles } from '../bench/compare';
 import { runMicrobenchmarks } from '../bench/micro';
+import { OptionError } from '../bench/src/options';
 import { runBench } from '../bench/run';
 
 const args = process.argv.slice(2);
@@ -23,6 +24,10 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
+    if (error instanceof OptionError) {
+      process.stderr.write(`${error.message}\n(npm run bench -- --help lists the options)\n`);
+      process.exit(64);
+    }
     process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     process.exit(1);
   },

@@ -5,7 +5,8 @@
  * libraries are bundled in (they export TypeScript); npm packages stay outside and are loaded from
  * node_modules at run time, as installed by `npm ci --omit=dev`, native addons included.
  */
-import { rm } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
 import { processes, telemetryPreload } from '../processes';
@@ -35,9 +36,7 @@ export const tools = [
 export async function buildDist(): Promise<string[]> {
   // The telemetry preload is a file of its own: node loads it (`--import`) before the entry.
   const targets = [...processes, ...tools, telemetryPreload];
-  const directories = [...new Set(targets.map((p) => p.directory))];
-  await Promise.all(directories.map((dir) => rm(`${root}/${dir}/dist`, { recursive: true, force: true })));
-  await Promise.all(
+  const results = await Promise.all(
     targets.map((p) =>
       build({
         absWorkingDir: root,
@@ -52,9 +51,18 @@ export async function buildDist(): Promise<string[]> {
         sourcesContent: false,
         logLevel: 'warning',
         plugins: [npmPackagesExternal],
+        write: false,
       }),
     ),
   );
+  // Each file replaced in one rename: a process starting meanwhile (or a second build running at
+  // the same time) never reads half a file.
+  for (const file of results.flatMap((r) => r.outputFiles)) {
+    await mkdir(dirname(file.path), { recursive: true });
+    const temporary = `${file.path}.${process.pid}.tmp`;
+    await writeFile(temporary, file.contents);
+    await rename(temporary, file.path);
+  }
   return targets.map((p) => p.compiled);
 }
 

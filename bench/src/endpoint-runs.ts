@@ -7,7 +7,7 @@ import { type CommandCycler, drainCommands } from './commands';
 import { type Endpoint, getOneDuringSignIns } from './endpoints';
 import { type LoadSpec, runLoad } from './load';
 import type { BenchOptions } from './options';
-import { startCpuMeter } from './processes';
+import { startCpuMeter } from './process-usage';
 import type { BenchResult, LoadRow } from './result';
 import type { Seed } from './seed-api';
 

@@ -78,12 +78,16 @@ export const usage = `npm run bench -- [options]
   --compare A.json B.json   print two result files side by side with ratios, and exit
 `;
 
+/** A command line the harness cannot use: reported as one line, without a stack. */
+export class OptionError extends Error {}
+
 const numbers = (value: string | undefined, fallback: number[]): number[] =>
   value ? value.split(',').map((part) => positive(part.trim(), 'a size')) : fallback;
 
 function positive(value: string, what: string): number {
   const number = Number(value);
-  if (!Number.isFinite(number) || number <= 0) throw new Error(`${what}: expected a positive number, got "${value}"`);
+  if (!Number.isFinite(number) || number <= 0)
+    throw new OptionError(`${what}: expected a positive number, got "${value}"`);
   return number;
 }
 
@@ -97,6 +101,17 @@ const list = (value: string | undefined): string[] =>
 
 /** Parses the harness's arguments; `--quick` changes only the defaults, explicit values win. */
 export function parseOptions(args: string[]): BenchOptions {
+  try {
+    return optionsOf(args);
+  } catch (error) {
+    // node:util's own parse errors (unknown option, missing value) carry an ERR_PARSE_ARGS_* code.
+    const code = (error as { code?: string }).code ?? '';
+    if (code.startsWith('ERR_PARSE_ARGS')) throw new OptionError((error as Error).message);
+    throw error;
+  }
+}
+
+function optionsOf(args: string[]): BenchOptions {
   const { values } = parseArgs({
     args,
     strict: true,
@@ -135,7 +150,7 @@ export function parseOptions(args: string[]): BenchOptions {
   const env: Record<string, string> = {};
   for (const pair of values.env ?? []) {
     const at = pair.indexOf('=');
-    if (at <= 0) throw new Error(`--env: expected KEY=VALUE, got "${pair}"`);
+    if (at <= 0) throw new OptionError(`--env: expected KEY=VALUE, got "${pair}"`);
     env[pair.slice(0, at)] = pair.slice(at + 1);
   }
   const url = values.url?.replace(/\/+$/, '');

@@ -1,6 +1,6 @@
 /** Plain-text tables of one result, and of two side by side with ratios. */
 import type { LoadResult } from './load';
-import type { ProcessMemory } from './processes';
+import { type ProcessMemory, processOrder } from './process-usage';
 import type { BenchResult, LoadRow } from './result';
 import type { LatencySummary } from './stats';
 
@@ -146,14 +146,13 @@ export function formatResult(result: BenchResult): string {
   return sections.join('\n\n');
 }
 
-const processOrder = ['gateway', 'auth', 'machines', 'operations', 'worker', 'supervisor', 'postgres'];
-/** The system's processes in the order of a request's path, the harness last. */
-const rank = (name: string) =>
-  name === 'harness'
-    ? processOrder.length + 1
-    : processOrder.includes(name)
-      ? processOrder.indexOf(name)
-      : processOrder.length;
+/** The system's processes in the order a request meets them, then the harness and the rest of the machine. */
+const columnOrder = [...processOrder, 'postgres'];
+const rank = (name: string) => {
+  if (name === 'others') return columnOrder.length + 2;
+  if (name === 'harness') return columnOrder.length + 1;
+  return columnOrder.includes(name) ? columnOrder.indexOf(name) : columnOrder.length;
+};
 
 function gatewayOverhead(result: BenchResult): Cell[][] {
   const rows: Cell[][] = [];

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { SequentialResult, SustainedResult } from './commands';
 import type { GrowthResult } from './growth';
 import type { LoadResult } from './load';
-import type { ProcessMemory } from './processes';
+import type { ProcessMemory } from './process-usage';
 
 export interface LoadRow {
   endpoint: string;

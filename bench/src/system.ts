@@ -1,16 +1,18 @@
 /**
- * Starts the whole system as `npm start` does (scripts/start.ts, or another command such as the
- * compiled JavaScript), with the run's own ports, database, stream and Redis prefixes, and stops it
- * again. The processes' output goes straight to a log file, so reading it costs the harness nothing.
+ * Starts the whole system as `npm start` does (scripts/start.ts, or another command), with the
+ * run's own ports (one per process of the project's process list), database, stream and Redis
+ * prefixes, and stops it again. The processes' output goes straight to a log file, so reading it costs the harness nothing.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dropRedisKeys, dropStreams, dropTestDatabase, freePort, testInfrastructure, waitFor } from '@imm/testing';
+import { type ProcessName, processes } from '../../processes';
 
-export type ServiceName = 'auth' | 'machines' | 'operations';
-export type ProcessName = ServiceName | 'worker' | 'gateway';
+export type { ProcessName };
+/** The processes that serve part of the API (the direct runs go to them). */
+export type ServiceName = Exclude<ProcessName, 'gateway' | 'worker'>;
 
 export interface StartedSystem {
   /** The gateway's base URL. */
@@ -32,17 +34,12 @@ const root = new URL('../..', import.meta.url).pathname;
 export const defaultCommand = `"${process.execPath}" --import tsx scripts/start.ts`;
 
 export async function startSystem(command: string, extraEnv: Record<string, string>): Promise<StartedSystem> {
-  const names: ProcessName[] = ['gateway', 'auth', 'machines', 'operations', 'worker'];
-  const free = await Promise.all(names.map(() => freePort()));
-  const ports = Object.fromEntries(names.map((name, i) => [name, free[i] as number])) as Record<ProcessName, number>;
+  const free = await Promise.all(processes.map(() => freePort()));
+  const ports = Object.fromEntries(processes.map((p, i) => [p.name, free[i] as number])) as Record<ProcessName, number>;
   const infrastructure = testInfrastructure('bench');
   const env: Record<string, string> = {
     ...infrastructure,
-    GATEWAY_PORT: String(ports.gateway),
-    AUTH_PORT: String(ports.auth),
-    MACHINES_PORT: String(ports.machines),
-    OPERATIONS_PORT: String(ports.operations),
-    WORKER_PORT: String(ports.worker),
+    ...Object.fromEntries(processes.map((p) => [p.portVariable, String(ports[p.name])])),
     MODE: 'DEV',
     LOG_LEVEL: 'info',
     // A bcrypt-10 hash costs about what the Django service's PBKDF2 costs on the same machine.
@@ -89,9 +86,9 @@ export async function startSystem(command: string, extraEnv: Record<string, stri
     await Promise.race([
       waitFor(
         async () => {
-          // The gateway's readiness covers the services it proxies to; the worker answers its own.
+          // Every process answers its own readiness.
           const ready = await Promise.all(
-            [ports.gateway, ports.worker].map((port) =>
+            Object.values(ports).map((port) =>
               fetch(`${local(port)}/readyz`).then(
                 (response) => response.status === 200,
                 () => false,

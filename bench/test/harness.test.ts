@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { freePort, waitFor } from '@imm/testing';
 import { CommandCycler } from '../src/commands';
-import { parseOptions } from '../src/options';
-import { systemMemory } from '../src/processes';
+import { OptionError, parseOptions } from '../src/options';
+import { systemMemory } from '../src/process-usage';
 import { formatComparison } from '../src/report';
 import type { BenchResult } from '../src/result';
 import { summarize } from '../src/stats';
@@ -23,7 +23,7 @@ describe('options', () => {
   it('refuses what it cannot use', () => {
     expect(() => parseOptions(['--env', 'NOVALUE'])).toThrow(/KEY=VALUE/);
     expect(() => parseOptions(['--duration', 'soon'])).toThrow(/--duration/);
-    expect(() => parseOptions(['--frobnicate'])).toThrow();
+    expect(() => parseOptions(['--frobnicate'])).toThrow(OptionError);
   });
 });
 

@@ -51,8 +51,11 @@ export const machineStatusChangedSchema = z.object({
   machine_id: z.number().int(),
   old_status: machineStatusSchema,
   new_status: machineStatusSchema,
-  /** What caused the change: `api` for a user's update, `operation` for a command's result. */
-  cause: z.enum(['api', 'operation']),
+  /**
+   * What caused the change: `api` for a user's update, `operation` for a command's result,
+   * `observed` for what the machine itself reported (OPC UA status monitor).
+   */
+  cause: z.enum(['api', 'operation', 'observed']),
   operation_id: z.number().int().nullable(),
 });
 
@@ -69,6 +72,26 @@ export const operationCompletedSchema = operationRequestedSchema.extend({
   result: operationResultSchema,
   message: z.string().nullable(),
   finished_at: z.iso.datetime(),
+});
+
+/**
+ * What an OPC UA machine reported, as the status monitor saw it: raw values, the status they map
+ * to, which of them changed since the previous observation, and the newest status-deciding
+ * command (SUCCESS/REMOTEFAILED) finished before it, which must be applied first.
+ */
+export const machineStatusObservedSchema = z.object({
+  machine_id: z.number().int(),
+  /** EUROMAP 77 `JobStatus` (6 JOB_IN_PRODUCTION, 7 JOB_INTERRUPTED, 8 JOB_FINISHED, …); null when unreachable. */
+  job_status: z.number().int().nullable(),
+  /** EUROMAP 77 `MachineMode` (0 OTHER, 1 AUTOMATIC, 2 SEMI_AUTOMATIC, 3 MANUAL, 4 SETUP, 5 SLEEP); null when unreachable. */
+  machine_mode: z.number().int().nullable(),
+  reachable: z.boolean(),
+  /** The status this maps to: 6 → 4 RUNNING, 7 → 3 PAUSE, other → 2 READY, unreachable → 1 POWEROFF. */
+  status: machineStatusSchema,
+  job_status_changed: z.boolean(),
+  reachability_changed: z.boolean(),
+  after_operation_id: z.number().int().nullable(),
+  observed_at: z.iso.datetime(),
 });
 
 /**
@@ -92,6 +115,7 @@ export const events = {
   'machines.machine.status_changed': machineStatusChangedSchema,
   'operations.operation.requested': operationRequestedSchema,
   'operations.operation.completed': operationCompletedSchema,
+  'operations.machine.status_observed': machineStatusObservedSchema,
   'auth.users.imported': importedSummarySchema,
   'machines.machines.imported': importedSummarySchema,
   'operations.history.imported': importedSummarySchema,

@@ -23,8 +23,18 @@ export const machineGetReplySchema = z.discriminatedUnion('found', [
   z.object({ found: z.literal(false) }),
 ]);
 
+/**
+ * `machines.machine.endpoints`: every machine whose endpoint has this scheme (e.g. `opc.tcp`), so
+ * the OPC UA status monitor knows which machines to watch without reading the machines schema.
+ */
+export const machineEndpointsRequestSchema = z.object({ scheme: z.string().regex(/^[a-z][a-z0-9+.-]*$/) });
+export const machineEndpointsReplySchema = z.object({
+  machines: z.array(z.object({ id: z.number().int(), endpoint: z.string() })),
+});
+
 export const requests = {
   'machines.machine.get': { request: machineGetRequestSchema, reply: machineGetReplySchema },
+  'machines.machine.endpoints': { request: machineEndpointsRequestSchema, reply: machineEndpointsReplySchema },
   ...importRequests,
 } as const;
 

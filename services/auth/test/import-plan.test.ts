@@ -33,7 +33,10 @@ describe('planUserImport', () => {
   it('an old user with our admin’s id: a conflict, unless the old admin replaces ours', () => {
     const without = planUserImport([row(1, 'kim'), row(2, 'admin')], held(), false);
     expect(without.reply.conflicts).toEqual([
-      'user id 1 (kim) is taken by our user admin (--replace-admin replaces our admin and frees its id)',
+      'user id 1 (kim) is taken by our user admin (--replace-admin replaces our admin by the old one and frees its id)',
+    ]);
+    expect(planUserImport([row(1, 'kim')], held(), true).reply.conflicts).toEqual([
+      'user id 1 (kim) is taken by our user admin (the old service has no admin to replace ours with)',
     ]);
     const replacing = planUserImport([row(1, 'kim'), row(2, 'admin')], held(), true);
     expect(replacing.reply).toMatchObject({ imported: [1, 2], conflicts: [], mapped: [] });

@@ -11,9 +11,11 @@ import { createMachineImportStore } from './data/machine-import-store';
 import { createMachineStore } from './data/machine-store';
 import { migrations } from './data/migrations/index';
 import { createMachineService, type MachineService } from './domain/machine-service';
+import { serveMachineEndpoints } from './events/machine-endpoints';
 import { serveImportMachines } from './events/import-machines';
 import { serveMachineGet } from './events/machine-get';
 import { startOperationCompletedConsumer } from './events/operation-completed';
+import { startStatusObservedConsumer } from './events/status-observed';
 
 export interface RunningMachines {
   port: number;
@@ -52,8 +54,12 @@ export async function startMachines(config: MachinesConfig, logger: Logger): Pro
     const service = createMachineService(store);
     const consumer = startOperationCompletedConsumer(bus, service, logger);
     closers.push(() => consumer.stop());
+    const observed = startStatusObservedConsumer(bus, service, logger);
+    closers.push(() => observed.stop());
     const responder = serveMachineGet(bus, service);
     closers.push(() => responder.stop());
+    const endpoints = serveMachineEndpoints(bus, service);
+    closers.push(() => endpoints.stop());
     const importer = serveImportMachines(
       bus,
       createMachineImportStore(orm, { onEventsCommitted: () => void relay.flush() }),

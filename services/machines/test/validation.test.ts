@@ -109,6 +109,8 @@ describe('endpoint', () => {
     'http://192.168.0.10:8080/imm/command',
     'https://imm.factory.example/api',
     'HTTP://EXAMPLE.COM/x',
+    'opc.tcp://10.0.0.1:4840',
+    'opc.tcp://imm-7.plant.example:4840/UA/IMM?device=IMM_4711&security=signandencrypt',
   ])('accepts %s', async (endpoint) => {
     const res = await create({ ...valid, endpoint });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
@@ -132,7 +134,7 @@ describe('endpoint', () => {
 
   it.each([
     'ftp://files.example/x',
-    'opc.tcp://10.0.0.1:4840',
+    'opc.tcp://',
     'not a url',
     'http://',
     'sim:press',

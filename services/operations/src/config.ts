@@ -1,5 +1,5 @@
 import { env, infrastructureShape, loadConfig } from '@imm/config';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { parseCidr } from './drivers/network-policy';
 
 /** Settings both processes read: the API checks state and deadlines, the worker enforces them. */
@@ -25,6 +25,37 @@ const cidrList = env.list().superRefine((items, ctx) => {
   }
 });
 
+const flag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0'])
+    .default(fallback ? 'true' : 'false')
+    .transform((value) => value === 'true' || value === '1');
+
+/** OPC UA (EUROMAP 77) machines: the driver's and the status monitor's settings. */
+const opcuaShape = {
+  /** Client certificate, key and trusted server certificates; keep it on a persistent volume. */
+  OPCUA_PKI_DIR: z.string().min(1).default('.opcua-pki'),
+  /** Sign in to the machines with a user name and password instead of anonymously. */
+  OPCUA_USERNAME: env.optionalString(),
+  OPCUA_PASSWORD: env.optionalString(),
+  /** Accept server certificates that are not in the PKI folder's trusted list yet. */
+  OPCUA_TRUST_UNKNOWN_SERVERS: flag(false),
+  /** After a Good method result, how long JobStatus has to reach its target. */
+  OPCUA_TRANSITION_TIMEOUT_MS: env.int(10_000, 100),
+  /** How long START waits in all while the machine reports START_UP_ACTIVE. */
+  OPCUA_STARTUP_TIMEOUT_MS: env.int(120_000, 100),
+  /** A session no command used for this long is closed. */
+  OPCUA_SESSION_IDLE_MS: env.int(60_000, 100),
+  /** Watch every OPC UA machine and let its status follow what it reports. */
+  OPCUA_MONITOR: flag(true),
+  /** A machine unreachable this long (from the moment the connection was lost) is POWEROFF. */
+  OPCUA_OFFLINE_AFTER_MS: env.int(30_000, 100),
+  /** How often the monitor looks for created, changed and deleted machines and renews its leases. */
+  OPCUA_MONITOR_SYNC_MS: env.int(5_000, 100),
+  /** A replica's hold on a machine's subscription; another takes it over this long after it died. */
+  OPCUA_LEASE_MS: env.int(15_000, 300),
+};
+
 const workerShape = {
   ...operationsShape,
   PORT: env.port(8004),
@@ -49,6 +80,7 @@ const workerShape = {
   WORKER_SHUTDOWN_MS: env.int(10_000, 0),
   /** Idempotency keys are kept (and replayed) this long. */
   IDEMPOTENCY_TTL_HOURS: env.int(24, 1),
+  ...opcuaShape,
 };
 
 export type ApiConfig = z.infer<z.ZodObject<typeof apiShape>>;

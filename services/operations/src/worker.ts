@@ -6,11 +6,14 @@ import { closerStack, createHttpApp, isEntryPoint, redisReady, runMain, serveHtt
 import { loadWorkerConfig, type WorkerConfig } from './config';
 import { openOperationsDatabase } from './data/database';
 import { createOperationRepository } from './data/operation-repository';
-import { createDriverRegistry, driverFactories, networkPolicy } from './drivers';
+import { createWatchRepository } from './data/watch-repository';
+import { createDriverRegistry, createOpcuaSessionPool, driverFactories, networkPolicy } from './drivers';
+import { opcuaSettingsOf } from './drivers/opcua-settings';
 import { startOutbox } from './events/outbox';
 import { closeRedis, connectRedis, createJobSubmitter, createOperationQueue } from './queue/operation-queue';
 import { type OperationWorker, startOperationWorker } from './queue/operation-worker';
 import { startSweeper } from './queue/sweeper';
+import { startMachineMonitor } from './monitor/machine-monitor';
 
 export interface RunningOperationsWorker {
   /** The health server (GET /healthz, /readyz). */
@@ -55,9 +58,13 @@ export async function startOperationsWorker(
     const repository = createOperationRepository(orm);
     const policy = networkPolicy(config.MACHINE_NETWORKS);
     if (policy.networks.length === 0) logger.warn('MACHINE_NETWORKS is empty: the worker may connect to any host');
+    const opcuaSettings = opcuaSettingsOf(config);
+    const opcuaSessions = createOpcuaSessionPool(opcuaSettings, logger);
+    closers.push(() => opcuaSessions.closeAll());
     const drivers = createDriverRegistry(driverFactories, {
       policy,
       sim: { latencyMs: config.SIM_LATENCY_MS, failRate: config.SIM_FAIL_RATE },
+      opcua: { settings: opcuaSettings, sessions: opcuaSessions },
     });
     const drive = {
       attempts: config.DRIVER_ATTEMPTS,
@@ -99,6 +106,22 @@ export async function startOperationsWorker(
       onExpired: outbox.nudge,
     });
     closers.push(() => sweeper.stop());
+
+    if (config.OPCUA_MONITOR) {
+      const monitor = startMachineMonitor({
+        bus,
+        repository: createWatchRepository(orm),
+        settings: opcuaSettings,
+        sessions: opcuaSessions,
+        policy,
+        offlineAfterMs: config.OPCUA_OFFLINE_AFTER_MS,
+        syncMs: config.OPCUA_MONITOR_SYNC_MS,
+        leaseMs: config.OPCUA_LEASE_MS,
+        logger,
+        onPublished: outbox.nudge,
+      });
+      closers.push(() => monitor.stop());
+    }
 
     const app = createHttpApp({
       logger,

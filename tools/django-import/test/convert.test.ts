@@ -25,6 +25,7 @@ const entry = (id: number, machineId: number, result: number, worker = 10) => ({
   created_at: '2026-03-01T09:00:00.123456Z',
 });
 const data = (machines: object[], history: object[] = []) => ({
+  layout: 'accounts' as const,
   users: [],
   machines: machines as Record<string, unknown>[],
   history: history as Record<string, unknown>[],
@@ -93,6 +94,7 @@ describe('what goes to the machines and operations services', () => {
   });
   const source = convertOldData(
     {
+      layout: 'accounts',
       users: [{ id: 1 }, { id: 10 }, { id: 13 }],
       machines: [machine(1, 1), machine(2, 1, 'x', 1), machine(3, 1, 'x', 13)],
       history: [
@@ -168,5 +170,81 @@ describe('replies on the wire', () => {
     expect(reply.conflicts).toHaveLength(51);
     expect(reply.conflicts[50]).toBe('… and 10 more conflicts');
     expect(decodeImportReply(reply).imported).toEqual([1, 2, 3, 7]);
+  });
+});
+
+describe('the auth_user layout (Django users and foreign keys)', () => {
+  it('reads its column and field names, commands 1/2, and statuses already numbered as ours', () => {
+    const converted = convertOldData(
+      {
+        layout: 'auth_user',
+        users: [],
+        machines: [
+          {
+            id: 1,
+            name: 'p',
+            location: 'hall',
+            status: 3,
+            owner: 10,
+            created_at: '2025-01-01T00:00:00Z',
+            updated_at: '2025-01-01T00:00:00Z',
+          },
+          {
+            id: 2,
+            name: 'q',
+            location: 'hall',
+            status: 5,
+            owner_id: 11,
+            created_at: '2025-01-01T00:00:00Z',
+            updated_at: '2025-01-01T00:00:00Z',
+          },
+          {
+            id: 3,
+            name: 'r',
+            location: 'hall',
+            status: 0,
+            owner_id: 11,
+            created_at: '2025-01-01T00:00:00Z',
+            updated_at: '2025-01-01T00:00:00Z',
+          },
+        ],
+        history: [
+          {
+            id: 1,
+            request_datetime: '2026-01-01T00:00:00Z',
+            command: 2,
+            worker_id: 10,
+            machine_id: 1,
+            machine_owner_id: 10,
+            result: 1,
+            created_at: '2026-01-01T00:00:00Z',
+          },
+          {
+            id: 2,
+            request_datetime: '2026-01-01T00:00:00Z',
+            command: 1,
+            worker: 11,
+            machine: 2,
+            machine_owner: 11,
+            result: 4,
+            created_at: '2026-01-01T00:00:00Z',
+          },
+        ],
+        ignored: {},
+      },
+      {},
+    );
+    expect(converted.machines.map((m) => [m.id, m.status, m.owner_id])).toEqual([
+      [1, 3, 10],
+      [2, 5, 11],
+    ]);
+    expect(converted.leftOut.machines).toEqual([
+      { id: 3, reason: 'machine fails validation: status: 0 is not a status' },
+    ]);
+    expect(converted.pendingAsError).toEqual([]);
+    expect(converted.history.map((e) => [e.id, e.command, e.worker, e.machine_id, e.machine_owner_id])).toEqual([
+      [1, 'STOP', 10, 1, 10],
+      [2, 'START', 11, 2, 11],
+    ]);
   });
 });

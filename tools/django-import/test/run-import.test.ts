@@ -7,6 +7,7 @@ import { type ImportServices, runImport } from '../src/domain/run-import';
 const source = {
   name: 'dump.json',
   data: {
+    layout: 'accounts' as const,
     users: [
       {
         id: 10,

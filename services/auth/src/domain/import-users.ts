@@ -51,10 +51,14 @@ function duplicatesWithin(rows: ImportedUser[]): string[] {
 }
 
 /** Why a row cannot be written beside `users`: a conflict that stops the import, or a skip. */
-function obstacleTo(row: ImportedUser, users: HeldUser[]): { conflict: string } | { skip: string } | undefined {
+function obstacleTo(
+  row: ImportedUser,
+  users: HeldUser[],
+  adminHint = '',
+): { conflict: string } | { skip: string } | undefined {
   const byId = users.find((u) => u.id === row.id);
   if (byId) {
-    const hint = byId.username === ADMIN_USERNAME ? ' (--replace-admin replaces our admin and frees its id)' : '';
+    const hint = byId.username === ADMIN_USERNAME ? adminHint : '';
     return { conflict: `user id ${row.id} (${row.username}) is taken by our user ${byId.username}${hint}` };
   }
   if (users.some((u) => u.username === row.username)) return { skip: 'username_taken' };
@@ -80,13 +84,19 @@ export function planUserImport(rows: ImportedUser[], held: HeldUsers, replaceAdm
   const adminObstacle = oldAdmin && obstacleTo(oldAdmin, withoutOurAdmin);
   const replacing = replaceAdmin && ourAdmin !== undefined && oldAdmin !== undefined && adminObstacle === undefined;
   const candidates = replacing ? withoutOurAdmin : held.users;
+  const adminHint =
+    oldAdmin && !replaceAdmin
+      ? ' (--replace-admin replaces our admin by the old one and frees its id)'
+      : oldAdmin
+        ? ''
+        : ' (the old service has no admin to replace ours with)';
 
   for (const row of [...rows].sort((a, b) => a.id - b.id)) {
     if (held.importedIds.has(row.id)) {
       reply.present.push(row.id);
       continue;
     }
-    let obstacle = obstacleTo(row, candidates);
+    let obstacle = obstacleTo(row, candidates, adminHint);
     if (row === oldAdmin && ourAdmin && !replacing) {
       // Ours stays; the old admin's machines and history become ours.
       obstacle = !replaceAdmin ? { skip: 'admin_kept' } : adminObstacle;

@@ -160,6 +160,15 @@ export function createMachineStore(orm: Database, options: MachineStoreOptions =
       return Number(row?.n ?? 0);
     },
 
+    async listEndpoints(scheme) {
+      return orm.em
+        .getConnection()
+        .execute<{ id: number; endpoint: string }[]>(
+          'select id, endpoint from machine where endpoint like ? order by id',
+          [`${escapeLike(scheme)}://%`],
+        );
+    },
+
     async listMachines(filter, ordering, offset, limit) {
       const where = whereOf(filter);
       const page = `$${where.params.length + 1} offset $${where.params.length + 2}`;

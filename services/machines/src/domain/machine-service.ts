@@ -8,8 +8,11 @@ import {
   type MachineEvent,
   mayWrite,
   type NewMachine,
+  type Observation,
+  type ObservationOutcome,
   type OperationOutcome,
   ownerOfNewMachine,
+  planObservedStatus,
   planOperationResult,
   planUpdate,
 } from './machine';
@@ -32,6 +35,13 @@ export interface MachineStore {
   findMachine(id: number): Promise<Machine | undefined>;
   countMachines(filter: MachineFilter): Promise<number>;
   listMachines(filter: MachineFilter, ordering: Ordering, offset: number, limit: number): Promise<Machine[]>;
+  /** Id and endpoint of every machine whose endpoint has `scheme` (`opc.tcp`), by id. */
+  listEndpoints(scheme: string): Promise<{ id: number; endpoint: string }[]>;
+}
+
+/** An observation that must wait for a command result not applied yet; the consumer retries it. */
+export class ObservationAheadError extends Error {
+  override name = 'ObservationAheadError';
 }
 
 export interface OperationCompletion {
@@ -133,6 +143,36 @@ export function createMachineService(store: MachineStore, clock: () => Date = ()
         }
         return outcome;
       });
+    },
+
+    /**
+     * Applies what an OPC UA machine reported (cause `observed`), once per event. Throws
+     * ObservationAheadError while a command finished before the observation is not applied yet,
+     * so the event is delivered again after it.
+     */
+    async applyObservedStatus(
+      delivery: { eventId: string; consumer: string; machineId: number },
+      observation: Observation,
+    ): Promise<ObservationOutcome> {
+      return store.transaction(async (tx) => {
+        if (!(await tx.markProcessed(delivery.consumer, delivery.eventId))) return 'duplicate';
+        const current = await tx.lockMachine(delivery.machineId);
+        if (!current) return 'machine_gone';
+        const { outcome, change } = planObservedStatus(current, observation, clock());
+        if (outcome === 'behind')
+          throw new ObservationAheadError(
+            `observation of machine ${current.id} follows operation ${observation.afterOperationId}, not applied yet`,
+          );
+        if (change) {
+          await tx.saveMachine(change.machine);
+          tx.record(change.events);
+        }
+        return outcome;
+      });
+    },
+
+    endpointsWithScheme(scheme: string) {
+      return store.listEndpoints(scheme);
     },
 
     /** Straight from the database, so a machine created a moment ago is known at once. */

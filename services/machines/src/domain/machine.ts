@@ -47,9 +47,12 @@ export type MachineEvent =
       machineId: number;
       oldStatus: MachineStatusValue;
       newStatus: MachineStatusValue;
-      cause: 'api' | 'operation';
+      cause: StatusCause;
       operationId: number | null;
     };
+
+/** `observed`: what an OPC UA machine reported itself (the operations worker's status monitor). */
+export type StatusCause = 'api' | 'operation' | 'observed';
 
 /** Reads are open to every signed-in user; writes belong to the owner and to superusers. */
 export function mayWrite(caller: Caller, machine: Pick<Machine, 'ownerId'>): boolean {
@@ -89,12 +92,7 @@ export function planUpdate(current: Machine, changes: MachineChanges, caller: Ca
   return { machine: next, events: changeEvents(current, next, 'api', null) };
 }
 
-function changeEvents(
-  before: Machine,
-  after: Machine,
-  cause: 'api' | 'operation',
-  operationId: number | null,
-): MachineEvent[] {
+function changeEvents(before: Machine, after: Machine, cause: StatusCause, operationId: number | null): MachineEvent[] {
   const events: MachineEvent[] = [{ kind: 'updated', machine: after }];
   if (before.status !== after.status) {
     events.push({
@@ -174,4 +172,44 @@ export function machineView(machine: Machine): MachineView {
     created_at: machine.createdAt.toISOString(),
     updated_at: machine.updatedAt.toISOString(),
   };
+}
+
+/** What the OPC UA status monitor saw (the `operations.machine.status_observed` event). */
+export interface Observation {
+  status: MachineStatusValue;
+  jobStatusChanged: boolean;
+  reachabilityChanged: boolean;
+  /** The newest status-deciding command finished before the observation; applied first. */
+  afterOperationId: number | null;
+}
+
+export type ObservationOutcome =
+  | 'applied'
+  | 'unchanged'
+  | 'stale'
+  | 'error_kept'
+  | 'machine_gone'
+  | 'duplicate'
+  | 'behind';
+
+/**
+ * Applies what the machine reported. A command finished after the observation decides instead
+ * (`stale`); one finished before it must be applied first (`behind`: try again later). ERROR, left
+ * by a command the machine refused, stays until the machine reports a change of JobStatus or of
+ * reachability: a change of MachineMode alone does not clear it.
+ */
+export function planObservedStatus(
+  current: Machine,
+  observation: Observation,
+  now: Date,
+): { outcome: Exclude<ObservationOutcome, 'machine_gone' | 'duplicate'>; change?: PlannedChange } {
+  const applied = current.lastOperationId ?? 0;
+  const after = observation.afterOperationId ?? 0;
+  if (after > applied) return { outcome: 'behind' };
+  if (after < applied) return { outcome: 'stale' };
+  if (current.status === MachineStatus.ERROR && !observation.jobStatusChanged && !observation.reachabilityChanged)
+    return { outcome: 'error_kept' };
+  if (observation.status === current.status) return { outcome: 'unchanged' };
+  const next: Machine = { ...current, status: observation.status, updatedAt: now };
+  return { outcome: 'applied', change: { machine: next, events: changeEvents(current, next, 'observed', null) } };
 }

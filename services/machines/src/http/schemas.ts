@@ -23,7 +23,7 @@ export const machineSchema = z
       .string()
       .max(512)
       .nullable()
-      .meta({ description: 'How the worker reaches the machine (sim, http, https)' }),
+      .meta({ description: 'How the worker reaches the machine (sim, http, https, opc.tcp)' }),
     created_at: z.iso.datetime(),
     updated_at: z.iso.datetime(),
   })
@@ -36,9 +36,9 @@ export const machinePageSchema = paginatedSchemaOf(machineSchema, {
 
 // ---- request bodies --------------------------------------------------------------------------
 
-const ENDPOINT_SCHEMES = new Set(['sim:', 'http:', 'https:']);
+const ENDPOINT_SCHEMES = new Set(['sim:', 'http:', 'https:', 'opc.tcp:']);
 
-/** `sim://…`, `http://…` or `https://…` with a host, no whitespace: what a driver can reach. */
+/** `sim://…`, `http(s)://…` or `opc.tcp://…` with a host, no whitespace: what a driver can reach. */
 function isEndpoint(value: string): boolean {
   if (value === '') return true; // blank means "no endpoint", mapped to null below
   if (!/^[a-z][a-z0-9+.-]*:\/\/\S+$/i.test(value)) return false;
@@ -69,7 +69,7 @@ const fields = {
     .nullable()
     .meta({
       description:
-        'How the worker reaches the machine: `sim://…` (simulated), `http(s)://…` (remote protocol); null or "" for none (simulated)',
+        'How the worker reaches the machine: `sim://…` (simulated), `http(s)://…` (remote protocol), `opc.tcp://host:port/path?device=NAME` (EUROMAP 77 over OPC UA); null or "" for none (simulated)',
     }),
   owner_id: z
     .int({ error: (issue) => nullNotAllowed(issue) ?? (issue.code === 'invalid_type' ? 'invalid_integer' : undefined) })

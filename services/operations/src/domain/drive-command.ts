@@ -1,5 +1,5 @@
 import { OperationResult } from '@imm/contracts';
-import { EndpointRejectedError, type MachineDriver, TransportError } from '../drivers/driver';
+import { EndpointRejectedError, type MachineDriver, MachineFailedError, TransportError } from '../drivers/driver';
 import type { Command } from './commands';
 
 export type FinalResult =
@@ -77,6 +77,7 @@ export async function driveCommand(
       if (cancel.aborted) throw new DriveCancelledError();
       if (error instanceof EndpointRejectedError)
         return { result: OperationResult.INTERNALFAILED, message: error.message };
+      if (error instanceof MachineFailedError) return { result: OperationResult.REMOTEFAILED, message: error.message };
       // A driver's own bug counts as no answer too: retried, then INTERNALFAILED, never stuck.
       const text = error instanceof Error ? error.message : String(error);
       lastError =

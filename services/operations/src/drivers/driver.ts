@@ -1,5 +1,6 @@
 import type { Command } from '../domain/commands';
 import type { NetworkPolicy } from './network-policy';
+import type { OpcuaDriverContext } from './opcua-sessions';
 
 /** What a machine answered: it did what it was told, or it reports that it could not. */
 export type DriverOutcome = 'success' | 'failed';
@@ -27,12 +28,25 @@ export class EndpointRejectedError extends Error {
   }
 }
 
+/**
+ * The machine answered, and its answer is that the command failed, with the reason it gave
+ * (REMOTEFAILED with this message, never retried). For drivers whose protocol carries a reason.
+ */
+export class MachineFailedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MachineFailedError';
+  }
+}
+
 /** What every driver may need from the worker's configuration. */
 export interface DriverContext {
   /** MACHINE_NETWORKS: where network drivers may connect. */
   policy: NetworkPolicy;
   /** Defaults of the simulated machine. */
   sim: { latencyMs: number; failRate: number };
+  /** Sessions and settings of the OPC UA driver (`opc.tcp://`); without them that scheme is refused. */
+  opcua?: OpcuaDriverContext;
 }
 
 /** Builds the driver of one endpoint; registered per URL scheme. */

@@ -34,3 +34,8 @@ export function recordOperationCompleted(em: EntityManager, entry: HistoryEntry)
     finished_at: entry.finishedAt.toISOString(),
   });
 }
+
+/** What an OPC UA machine reported (the status monitor); the machines service applies it. */
+export function recordStatusObserved(em: EntityManager, data: EventData<'operations.machine.status_observed'>): void {
+  recordEvent(em, 'operations.machine.status_observed', data);
+}

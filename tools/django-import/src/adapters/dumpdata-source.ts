@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { gunzipSync } from 'node:zlib';
 import { z } from 'zod';
-import type { OldData } from '../domain/old-rows';
+import type { OldData, OldLayout } from '../domain/old-rows';
 import { SourceError } from './source-error';
 
 /** `manage.py dumpdata`'s format: `[{"model": "app.model", "pk": …, "fields": {…}}]`. */
@@ -16,9 +16,14 @@ const dumpSchema = z.array(
 const MACHINE_MODEL = 'machines.injectionmoldingmachines';
 const HISTORY_MODEL = 'machines.machineshistory';
 
-/** The user model is the `accounts` app's; its class name varies, its fields do not. */
-const isUserModel = (model: string, fields: Record<string, unknown>) =>
-  model.startsWith('accounts.') && 'username' in fields && 'password' in fields;
+/**
+ * The user model is the `accounts` app's (its class name varies, its fields do not), or Django's
+ * own `auth.user` in the other layout.
+ */
+const userModelLayout = (model: string, fields: Record<string, unknown>): OldLayout | undefined => {
+  if (model === 'auth.user') return 'auth_user';
+  return model.startsWith('accounts.') && 'username' in fields && 'password' in fields ? 'accounts' : undefined;
+};
 
 function parseDump(bytes: Buffer, path: string): unknown {
   let text: string;
@@ -54,15 +59,22 @@ export async function readDumpdata(path: string): Promise<OldData> {
       `${path} is not a dumpdata file (a list of {model, pk, fields}): at ${issue?.path.join('.') || 'the top'}: ${issue?.message}`,
     );
   }
-  const data: OldData = { users: [], machines: [], history: [], ignored: {} };
+  const data: OldData = { layout: 'accounts', users: [], machines: [], history: [], ignored: {} };
+  const users: Record<OldLayout, Record<string, unknown>[]> = { accounts: [], auth_user: [] };
   for (const { model, pk, fields } of parsed.data) {
     const name = model.toLowerCase();
     const row = { ...fields, id: pk };
+    const layout = userModelLayout(name, fields);
     if (name === MACHINE_MODEL) data.machines.push(row);
     else if (name === HISTORY_MODEL) data.history.push(row);
-    else if (isUserModel(name, fields)) data.users.push(row);
+    else if (layout) users[layout].push(row);
     else data.ignored[name] = (data.ignored[name] ?? 0) + 1;
   }
+  // The service's own user model when the dump has it; Django's otherwise.
+  if (users.accounts.length === 0 && users.auth_user.length > 0) data.layout = 'auth_user';
+  data.users = users[data.layout];
+  const unused = data.layout === 'accounts' ? users.auth_user.length : 0;
+  if (unused > 0) data.ignored['auth.user'] = unused;
   if (data.users.length + data.machines.length + data.history.length === 0) {
     throw new SourceError(`${path} holds no users, machines or history of the Django service`);
   }

@@ -1,9 +1,10 @@
 import pg from 'pg';
-import type { OldData } from '../domain/old-rows';
+import type { OldData, OldLayout } from '../domain/old-rows';
 import { SourceError } from './source-error';
 
-/** The old service's tables. */
-const TABLES = { users: 'accounts', machines: 'injection_molding_machines', history: 'machines_history' } as const;
+/** The old service's tables; users are in `accounts`, or in Django's `auth_user` (the other layout). */
+const TABLES = { machines: 'injection_molding_machines', history: 'machines_history' } as const;
+const USER_TABLES = { accounts: 'accounts', auth_user: 'auth_user' } as const;
 
 const TIMESTAMP = 1114;
 const TIMESTAMPTZ = 1184;
@@ -40,10 +41,18 @@ export async function readDjangoDatabase(url: string): Promise<OldData> {
   try {
     await client.query("set time zone 'UTC'");
     await client.query('begin transaction read only isolation level repeatable read');
-    const data: OldData = { users: [], machines: [], history: [], ignored: {} };
+    const exists = async (table: string) =>
+      (await client.query('select to_regclass($1) is not null as found', [table])).rows[0]?.found === true;
+    const layout: OldLayout | undefined = (await exists(USER_TABLES.accounts))
+      ? 'accounts'
+      : (await exists(USER_TABLES.auth_user))
+        ? 'auth_user'
+        : undefined;
+    if (!layout) throw new SourceError(`${where} has no table accounts (nor auth_user): is it the Django service's?`);
+    const data: OldData = { layout, users: [], machines: [], history: [], ignored: {} };
+    data.users = (await client.query(`select * from ${USER_TABLES[layout]} order by id`)).rows;
     for (const [kind, table] of Object.entries(TABLES) as [keyof typeof TABLES, string][]) {
-      const exists = await client.query('select to_regclass($1) is not null as found', [table]);
-      if (!exists.rows[0]?.found) throw new SourceError(`${where} has no table ${table}: is it the Django service's?`);
+      if (!(await exists(table))) throw new SourceError(`${where} has no table ${table}: is it the Django service's?`);
       data[kind] = (await client.query(`select * from ${table} order by id`)).rows;
     }
     await client.query('commit');

@@ -10,6 +10,7 @@ import type { z } from 'zod';
 import {
   type OldData,
   type OldHistoryEntry,
+  type OldLayout,
   OldMachineStatus,
   type OldMachine,
   type OldUser,
@@ -25,14 +26,22 @@ export interface LeftOut {
   reason: string;
 }
 
-/** The old status numbers as ours; the old PENDING ("answered something unexpected") is an ERROR. */
-const statusOf: Record<number, MachineStatusValue> = {
+/** The `accounts` layout's status numbers as ours; its PENDING ("answered something unexpected") is an ERROR. */
+const accountsStatus: Record<number, MachineStatusValue> = {
   [OldMachineStatus.POWEROFF]: MachineStatus.POWEROFF,
   [OldMachineStatus.READY]: MachineStatus.READY,
   [OldMachineStatus.RUNNING]: MachineStatus.RUNNING,
   [OldMachineStatus.PENDING]: MachineStatus.ERROR,
   [OldMachineStatus.ERROR]: MachineStatus.ERROR,
 };
+
+/** The `auth_user` layout numbers statuses as we do (POWEROFF 1, READY 2, PAUSE 3, RUNNING 4, ERROR 5). */
+const statusOf = (layout: OldLayout, status: number): MachineStatusValue | undefined =>
+  layout === 'accounts'
+    ? accountsStatus[status]
+    : status >= 1 && status <= 5
+      ? (status as MachineStatusValue)
+      : undefined;
 
 /** The old service sent commands to an http(s) location; that location is how we reach it too. */
 export function endpointOf(location: string): string | null {
@@ -120,11 +129,11 @@ export interface ConvertedData {
 
 const userOf = (u: OldUser): ImportedUser => ({ ...u });
 
-const machineOf = (m: OldMachine): ImportedMachine => ({
+const machineOf = (m: OldMachine, status: MachineStatusValue): ImportedMachine => ({
   id: m.id,
   name: m.name,
   location: m.location,
-  status: statusOf[m.status] ?? MachineStatus.ERROR,
+  status,
   owner_id: m.owner_id,
   endpoint: endpointOf(m.location),
   created_at: m.created_at,
@@ -147,17 +156,25 @@ const entryOf = (h: OldHistoryEntry, zone: string | undefined): ImportedHistoryE
 export function convertOldData(data: OldData, options: { sourceTimezone?: string }): ConvertedData {
   const users = checkRows(data.users, oldUserSchema, 'user');
   const machines = checkRows(data.machines, oldMachineSchema, 'machine');
+  // A status number the layout does not have fails validation like any other field.
+  const statusOk = machines.valid.filter((m) => statusOf(data.layout, m.status) !== undefined);
+  for (const m of machines.valid) {
+    if (statusOf(data.layout, m.status) === undefined) {
+      machines.leftOut.push({ id: m.id, reason: `machine fails validation: status: ${m.status} is not a status` });
+    }
+  }
   const history = checkRows(data.history, oldHistorySchema, 'history entry');
   const ids = (rows: Record<string, unknown>[]) =>
     new Set(rows.map((r) => r.id).filter((id): id is number => typeof id === 'number'));
   const entries = history.valid.map((h) => entryOf(h, options.sourceTimezone));
   return {
     users: users.valid.map(userOf),
-    machines: machines.valid.map(machineOf),
+    machines: statusOk.map((m) => machineOf(m, statusOf(data.layout, m.status) as MachineStatusValue)),
     history: entries,
     leftOut: { users: users.leftOut, machines: machines.leftOut, history: history.leftOut },
     sourceIds: { users: ids(data.users), machines: ids(data.machines) },
-    pendingAsError: machines.valid.filter((m) => m.status === OldMachineStatus.PENDING).map((m) => m.id),
+    pendingAsError:
+      data.layout === 'accounts' ? statusOk.filter((m) => m.status === OldMachineStatus.PENDING).map((m) => m.id) : [],
     shifted: entries.filter((e, i) => e.request_datetime !== history.valid[i]?.request_datetime).map((e) => e.id),
   };
 }

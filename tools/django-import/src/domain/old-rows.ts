@@ -4,7 +4,33 @@ import { z } from 'zod';
 /**
  * The old Django service's rows, as its tables `accounts`, `injection_molding_machines` and
  * `machines_history` hold them (and `manage.py dumpdata` writes them), checked field by field.
+ *
+ * Two layouts of those tables exist. The service's own (`accounts`): users in `accounts`, plain
+ * integer columns `owner_id`, `worker`, `machine_id`, `machine_owner_id`, commands as text and
+ * statuses POWEROFF 0 … ERROR 4. Its later ForeignKey rewrite (`auth_user`): Django's `auth_user`,
+ * foreign keys (`owner_id`, `worker_id`, …; `owner`, `worker`, `machine`, `machine_owner` in a
+ * dump), commands 1 START / 2 STOP and statuses POWEROFF 1 … ERROR 5, as ours.
  */
+export type OldLayout = 'accounts' | 'auth_user';
+
+/** Column or dumpdata field names of the `auth_user` layout, as the `accounts` layout names them. */
+const renamed: Record<string, string> = {
+  owner: 'owner_id',
+  worker_id: 'worker',
+  machine: 'machine_id',
+  machine_owner: 'machine_owner_id',
+};
+
+/** A row with either layout's names, under the `accounts` layout's. */
+function canonical(row: unknown): unknown {
+  if (typeof row !== 'object' || row === null) return row;
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(row)) {
+    const name = renamed[key] ?? key;
+    if (!(name in out) || key === name) out[name] = value;
+  }
+  return out;
+}
 
 /**
  * A datetime as Postgres or Django writes it: `2026-01-02T03:04:05.123456Z`, `… 03:04:05+09`, or
@@ -60,35 +86,50 @@ export type OldUser = z.infer<typeof oldUserSchema>;
 /** The old status numbers: POWEROFF 0, READY 1, RUNNING 2, PENDING 3 ("answered something unexpected"), ERROR 4. */
 export const OldMachineStatus = { POWEROFF: 0, READY: 1, RUNNING: 2, PENDING: 3, ERROR: 4 } as const;
 
-export const oldMachineSchema = z.object({
-  id,
-  name: z.string().trim().min(1).max(64),
-  location: z.string().trim().min(1).max(256),
-  status: z.number().int().min(0).max(4),
-  owner_id: id,
-  created_at: instant,
-  updated_at: instant,
-});
+export const oldMachineSchema = z.preprocess(
+  canonical,
+  z.object({
+    id,
+    name: z.string().trim().min(1).max(64),
+    location: z.string().trim().min(1).max(256),
+    /** As the layout numbers it: 0–4 (`accounts`) or 1–5 (`auth_user`); see convert.ts. */
+    status: z.number().int().min(0).max(5),
+    owner_id: id,
+    created_at: instant,
+    updated_at: instant,
+  }),
+);
 export type OldMachine = z.infer<typeof oldMachineSchema>;
 
-export const oldHistorySchema = z.object({
-  id,
-  request_datetime: instant,
-  command: z
+/** START/STOP as text (any case), or 1/2 as the `auth_user` layout stores them. */
+const command = z.union([
+  z
     .string()
     .transform((c) => c.toUpperCase())
     .pipe(z.enum(['START', 'STOP'])),
-  worker: id,
-  machine_id: id,
-  // 1–7 as the old service defined them; it never stored 6 (IGNORE), which has no meaning here.
-  result: operationResultSchema,
-  machine_owner_id: id,
-  created_at: instant,
-});
+  z.literal(1).transform(() => 'START' as const),
+  z.literal(2).transform(() => 'STOP' as const),
+]);
+
+export const oldHistorySchema = z.preprocess(
+  canonical,
+  z.object({
+    id,
+    request_datetime: instant,
+    command,
+    worker: id,
+    machine_id: id,
+    // 1–7 as the old service defined them; it never stored 6 (IGNORE), which has no meaning here.
+    result: operationResultSchema,
+    machine_owner_id: id,
+    created_at: instant,
+  }),
+);
 export type OldHistoryEntry = z.infer<typeof oldHistorySchema>;
 
 /** The source's rows, before any check: one record per row, keyed by column name. */
 export interface OldData {
+  layout: OldLayout;
   users: Record<string, unknown>[];
   machines: Record<string, unknown>[];
   history: Record<string, unknown>[];

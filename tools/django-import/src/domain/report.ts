@@ -13,9 +13,12 @@ export function idRanges(ids: number[]): string {
   return parts.join(', ');
 }
 
-/** The reasons the services and the tool give, as an operator reads them. */
-export function explain(reason: string): string {
-  const [code, detail] = reason.split(':', 2);
+/**
+ * The reasons the services and the tool give, as an operator reads them; `details` are the ids a
+ * reason names (`owner_not_imported:13`), all the rows' of one line together.
+ */
+export function explain(code: string, details: number[] = []): string {
+  const ids = idRanges(details);
   switch (code) {
     case 'username_taken':
       return 'its username belongs to another of our users';
@@ -24,14 +27,20 @@ export function explain(reason: string): string {
     case 'admin_kept':
       return 'the old admin: ours is kept (--replace-admin replaces it); its machines and history go to ours';
     case 'owner_not_imported':
-      return `its owner (user ${detail}) is not imported`;
+      return `its owner is not imported (users ${ids})`;
     case 'user_not_imported':
-      return `its user ${detail} is not imported`;
+      return `its user is not imported (users ${ids})`;
     case 'machine_not_imported':
-      return `its machine ${detail} is not imported`;
+      return `its machine is not imported (machines ${ids})`;
     default:
-      return reason;
+      return code;
   }
+}
+
+/** `owner_not_imported:13` → the code and the id it names; a validation message stays whole. */
+function reasonParts(reason: string): { code: string; detail: number | undefined } {
+  const match = /^(\w+):(\d+)$/.exec(reason);
+  return match ? { code: match[1] as string, detail: Number(match[2]) } : { code: reason, detail: undefined };
 }
 
 function kindLines(title: string, kind: KindReport): string[] {
@@ -40,7 +49,22 @@ function kindLines(title: string, kind: KindReport): string[] {
     `${title}: ${kind.imported.length} ${verb}, ${kind.present.length} already there, ${kind.skipped.length} skipped`,
   ];
   if (kind.imported.length > 0) lines.push(`  ${verb}: ${idRanges(kind.imported)}`);
-  for (const skip of kind.skipped) lines.push(`  skipped ${skip.id ?? '(no id)'}: ${explain(skip.reason)}`);
+  // One line per reason, with its rows' ids: thousands of history entries share a few reasons.
+  const byReason = new Map<string, { ids: number[]; without: number; details: number[] }>();
+  for (const skip of kind.skipped) {
+    const { code, detail } = reasonParts(skip.reason);
+    const group = byReason.get(code) ?? { ids: [], without: 0, details: [] };
+    if (skip.id === undefined) group.without += 1;
+    else group.ids.push(skip.id);
+    if (detail !== undefined) group.details.push(detail);
+    byReason.set(code, group);
+  }
+  for (const [code, group] of byReason) {
+    const which = [idRanges(group.ids), group.without > 0 ? `${group.without} without an id` : '']
+      .filter(Boolean)
+      .join(', ');
+    lines.push(`  skipped ${which}: ${explain(code, group.details)}`);
+  }
   return lines;
 }
 

@@ -4,7 +4,7 @@
  * the supervisor and anything else in its process group are listed by their command.
  */
 import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from 'node:fs';
-import type { ProcessName } from './system';
+import { type ProcessName, processes } from '../../processes';
 
 export interface ProcessMemory {
   name: string;
@@ -132,11 +132,10 @@ export function systemMemory(processGroup: number, ports: Record<ProcessName, nu
   return sortByName(found.map(({ service: _service, ...memory }) => memory));
 }
 
-/** The process an entry point on the command line belongs to, for one whose socket was not seen. */
+/** The process whose entry point (source or compiled) is on the command line, for one whose socket was not seen. */
 function byEntry(command: string): ProcessName | undefined {
-  if (/\bgateway\//.test(command)) return 'gateway';
-  if (/services\/operations\/\S*worker/.test(command)) return 'worker';
-  return (['auth', 'machines', 'operations'] as const).find((name) => command.includes(`services/${name}/`));
+  const args = command.split(' ');
+  return processes.find((p) => args.some((arg) => arg.endsWith(p.entry) || arg.endsWith(p.compiled)))?.name;
 }
 
 /** Processes of a server the harness did not start, found by substrings of their command lines. */
@@ -158,7 +157,13 @@ export function matchingMemory(patterns: string[]): ProcessMemory[] {
   return sortByName(found);
 }
 
-const order = ['gateway', 'auth', 'machines', 'operations', 'worker', 'supervisor'];
+/** As a request meets them: the gateway, then the services, then the supervisor. */
+export const processOrder = [
+  'gateway',
+  ...processes.map((p) => p.name).filter((name) => name !== 'gateway'),
+  'supervisor',
+];
+const order = processOrder;
 const sortByName = (list: ProcessMemory[]) =>
   list.sort((a, b) => {
     const rank = (name: string) => (order.includes(name) ? order.indexOf(name) : order.length);
