@@ -48,6 +48,7 @@ describe('the Grafana dashboard (deploy/grafana/imm-control.json)', () => {
       'imm_bus_redeliveries_total',
       'imm_bus_dead_letters_total',
       'imm_auth_password_hashing_seconds',
+      'imm_auth_password_queue_wait_seconds',
       'nodejs_eventloop_lag_p99_seconds',
       'process_resident_memory_bytes',
     ]) {

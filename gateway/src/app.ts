@@ -2,15 +2,15 @@ import type { Express, RequestHandler } from 'express';
 import cors from 'cors';
 import helmet from 'helmet';
 import type { Redis } from 'ioredis';
-import { requireUser, type TokenVerifier } from '@imm/auth';
+import type { TokenVerifier } from '@imm/auth';
 import type { Logger } from '@imm/logging';
 import { nameRequestSpan } from '@imm/telemetry';
 import { BadRequestError, createHttpApp, NotFoundError, type ReadinessChecks, redisReady } from '@imm/web';
+import { admission, requireAdmittedUser } from './admission';
 import { type GatewayConfig, type Upstream, upstreamUrls } from './config';
 import type { OpenApiCatalog } from './openapi/catalog';
 import { openApiRoutes } from './openapi/routes';
 import { createUpstreamProxy, type UpstreamAgents } from './proxy';
-import { rateLimit } from './rate-limit';
 import { matchRoute } from './routes-table';
 
 export interface GatewayDeps {
@@ -46,8 +46,9 @@ async function upstreamReady(baseUrl: string): Promise<void> {
 }
 
 /**
- * The gateway: host check, security headers, CORS, rate limit, its own docs routes, then the route
- * table (token check for protected routes, then the proxy). Anything else is a 404 envelope.
+ * The gateway: host check, security headers, CORS, admission (token signature, rate limit per user
+ * or address, not-before marks), its own docs routes, then the route table (protected routes need
+ * the admitted user, then the proxy). Anything else is a 404 envelope.
  * All of it runs before body parsing, so bodies reach the services untouched; `/healthz` and
  * `/readyz` (from createHttpApp) come before all of it and are never throttled.
  */
@@ -67,7 +68,6 @@ export function createApp(deps: GatewayDeps): Express {
       }),
     ]),
   ) as Record<Upstream, RequestHandler>;
-  const authenticate = requireUser(deps.verifier);
 
   const readiness: ReadinessChecks = {
     redis: () => redisReady(deps.redis),
@@ -81,8 +81,8 @@ export function createApp(deps: GatewayDeps): Express {
     nameRequestSpan(req.method, match.route.pattern);
     const proxy = proxies[match.route.upstream];
     if (match.route.access === 'public') return proxy(req, res, next);
-    // The token is checked here so a bad one never reaches a service; the header goes on unchanged.
-    return authenticate(req, res, (error?: unknown) => (error ? next(error) : proxy(req, res, next)));
+    // The token was checked at admission, so a bad one never reaches a service; the header goes on unchanged.
+    return requireAdmittedUser(req, res, (error?: unknown) => (error ? next(error) : proxy(req, res, next)));
   };
 
   return createHttpApp({
@@ -111,7 +111,15 @@ export function createApp(deps: GatewayDeps): Express {
         }),
       );
       app.use(
-        rateLimit({ redis: deps.redis, prefix: config.REDIS_PREFIX, perMinute: config.RATE_LIMIT_PER_MINUTE, logger }),
+        admission({
+          redis: deps.redis,
+          prefix: config.REDIS_PREFIX,
+          verifier: deps.verifier,
+          perUserPerMinute: config.RATE_LIMIT_PER_USER_PER_MINUTE,
+          perAddressPerMinute: config.RATE_LIMIT_PER_MINUTE,
+          redisTimeoutMs: config.REDIS_TIMEOUT_MS,
+          logger,
+        }),
       );
       app.use(openApiRoutes(deps.openApi));
       app.use(tableRoutes);

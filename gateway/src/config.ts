@@ -2,7 +2,8 @@ import { env, infrastructureShape, loadConfig } from '@imm/config';
 import { addressList, DEFAULT_METRICS_ALLOW } from '@imm/web';
 import { z } from 'zod';
 
-const { MODE, LOG_LEVEL, LOG_FORMAT, REDIS_URL, REDIS_PREFIX, AUTH_JWKS_URL } = infrastructureShape;
+const { MODE, LOG_LEVEL, LOG_FORMAT, REDIS_URL, REDIS_PREFIX, REDIS_TIMEOUT_MS, AUTH_JWKS_URL, TRUSTED_PROXIES } =
+  infrastructureShape;
 
 const units: Record<string, number> = { b: 1, kb: 1024, mb: 1024 * 1024 };
 
@@ -66,14 +67,23 @@ export const gatewayShape = {
   REDIS_PREFIX,
   AUTH_JWKS_URL,
   PORT: env.port(8000),
+  /** The gateway is the public port: every interface unless told otherwise. */
+  HOST: z.string().min(1).default('0.0.0.0'),
   AUTH_URL: env.url('http://127.0.0.1:8001'),
   MACHINES_URL: env.url('http://127.0.0.1:8002'),
   OPERATIONS_URL: env.url('http://127.0.0.1:8003'),
   UPSTREAM_TIMEOUT_MS: env.int(30_000, 1),
   BODY_LIMIT: byteSize('100kb'),
+  /** Requests per minute of one client address without a valid token. */
   RATE_LIMIT_PER_MINUTE: env.int(600, 1),
+  /** Requests per minute of one signed-in user (an MES polling a few hundred machines every few seconds). */
+  RATE_LIMIT_PER_USER_PER_MINUTE: env.int(6000, 1),
+  REDIS_TIMEOUT_MS,
   CORS_ORIGINS: originList(),
   ALLOWED_HOSTS: env.list(),
+  /** The proxies in front of the gateway (a load balancer, an Ingress controller); as the services read it. */
+  TRUSTED_PROXIES,
+  /** Express `trust proxy` as it is (true, a hop count, a list); when set it wins over TRUSTED_PROXIES. */
   TRUST_PROXY: trustProxy,
   /** An unknown key id refetches the JWKS at most this often (forged kids cannot flood auth). */
   JWKS_MIN_REFRESH_MS: env.int(5_000, 0),
@@ -93,6 +103,8 @@ export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env) {
     : new URL('/api/auth/jwks.json', config.AUTH_URL).toString();
   return {
     ...config,
+    // One variable names the trusted proxies everywhere; TRUST_PROXY stays for older deployments.
+    TRUST_PROXY: source.TRUST_PROXY?.trim() ? config.TRUST_PROXY : config.TRUSTED_PROXIES.join(', '),
     AUTH_JWKS_URL: jwksUrl,
     CORS_ORIGINS: config.CORS_ORIGINS.map((origin) => origin.replace(/\/$/, '')),
   };

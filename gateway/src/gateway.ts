@@ -20,12 +20,19 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-/** Redis for the rate limiter. Down at start or later is not fatal: the in-memory limiter stands in. */
-function connectRedis(url: string, logger: Logger): Redis {
+/**
+ * Redis for admission (rate limit and not-before marks). Down at start or later is not fatal: the
+ * in-memory limiter stands in and the marks count as absent.
+ */
+function connectRedis(url: string, timeoutMs: number, logger: Logger): Redis {
   const redis = new Redis(url, {
     // Fail at once while disconnected, so the rate limiter falls back instead of waiting.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
+    // Connected but stalled (CLIENT PAUSE, a full disk): no command waits longer than this.
+    commandTimeout: timeoutMs,
+    // The rate-limit count and the not-before read of one request go out in one write.
+    enableAutoPipelining: true,
   });
   let lastError: string | undefined;
   redis.on('error', (error: Error) => {
@@ -59,7 +66,7 @@ async function waitForRedis(redis: Redis, waitMs: number): Promise<void> {
 export async function startGateway(config: GatewayConfig, logger: Logger): Promise<RunningGateway> {
   const closers = closerStack(logger);
   try {
-    const redis = connectRedis(config.REDIS_URL, logger);
+    const redis = connectRedis(config.REDIS_URL, config.REDIS_TIMEOUT_MS, logger);
     closers.push(() => redis.quit().catch(() => redis.disconnect()));
     await waitForRedis(redis, 2000);
     const agents = createUpstreamAgents();
@@ -77,7 +84,7 @@ export async function startGateway(config: GatewayConfig, logger: Logger): Promi
     openApi.start();
     closers.push(() => openApi.stop());
     const app = createApp({ config, logger, redis, verifier, openApi, agents });
-    const { server, port } = await serveHttp(app, config.PORT, closers);
+    const { server, port } = await serveHttp(app, config.PORT, closers, { host: config.HOST });
     logger.info({ port, upstreams: upstreamUrls(config) }, `gateway listening on port ${port}`);
     return { server, port, close: closers.closeAll };
   } catch (error) {

@@ -24,6 +24,8 @@ export const routeTable: readonly TableRoute[] = [
   { pattern: '/api/sign-out/', upstream: 'auth', access: 'protected' },
   { pattern: '/api/log-out/', upstream: 'auth', access: 'protected' },
   { pattern: '/api/me/', upstream: 'auth', access: 'protected' },
+  { pattern: '/api/me/password/', upstream: 'auth', access: 'protected' },
+  { pattern: '/api/users/{id}/deactivate/', upstream: 'auth', access: 'protected' },
   { pattern: '/api/machines/history/', upstream: 'operations', access: 'protected' },
   { pattern: '/api/user/machines/history/', upstream: 'operations', access: 'protected' },
   { pattern: '/api/machines/{id}/operation/', upstream: 'operations', access: 'protected' },

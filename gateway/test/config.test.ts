@@ -43,6 +43,9 @@ describe('gateway configuration', () => {
     expect(config.ALLOWED_HOSTS).toEqual(['api.example.com', '.example.net']);
     expect(config.TRUST_PROXY).toBe(1);
     expect(loadGatewayConfig({ TRUST_PROXY: 'false' }).TRUST_PROXY).toBe(false);
+    // The variable every process reads names the proxies in front of the gateway too.
+    expect(loadGatewayConfig({ TRUSTED_PROXIES: '10.0.0.0/8,192.0.2.7' }).TRUST_PROXY).toBe('10.0.0.0/8, 192.0.2.7');
+    expect(loadGatewayConfig({ TRUSTED_PROXIES: '10.0.0.0/8', TRUST_PROXY: '2' }).TRUST_PROXY).toBe(2);
   });
 
   it('RELEASE needs CORS_ORIGINS and ALLOWED_HOSTS', () => {

@@ -48,6 +48,8 @@ const cases: [method: string, path: string, upstream: string][] = [
   ['POST', '/api/sign-out/', 'auth'],
   ['POST', '/api/log-out/', 'auth'],
   ['GET', '/api/me/', 'auth'],
+  ['POST', '/api/me/password/', 'auth'],
+  ['POST', '/api/users/12/deactivate/', 'auth'],
   ['GET', '/api/machines/history/', 'operations'],
   ['GET', '/api/user/machines/history/', 'operations'],
   ['POST', '/api/machines/12/operation/', 'operations'],

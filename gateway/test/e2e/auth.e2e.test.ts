@@ -17,7 +17,7 @@ let system: RunningSystem;
 let api: ReturnType<typeof apiClient>;
 
 beforeAll(async () => {
-  system = await startSystem({ JWT_PRIVATE_KEY: privatePem, SIGNIN_MAX_FAILURES_PER_USERNAME: '5' });
+  system = await startSystem({ JWT_PRIVATE_KEY: privatePem, SIGNIN_MAX_FAILURES_PER_PAIR: '5' });
   api = apiClient(system.url);
 });
 afterAll(async () => {

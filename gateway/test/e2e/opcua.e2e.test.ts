@@ -181,7 +181,8 @@ describe('an opc.tcp:// machine', () => {
     const lost = Date.now();
     const done = await operate(id, 'START');
     expect(done.result).toBe(3);
-    expect(done.message).toMatch(/^no answer from the machine after 2 attempts: /);
+    // A fixed reason for users; the detail goes to the worker's log.
+    expect(done.message).toBe('no answer');
     await waitForStatus(api, owner.access, id, POWEROFF, 15_000);
     expect(Date.now() - lost).toBeGreaterThanOrEqual(OFFLINE_AFTER_MS);
 

@@ -235,6 +235,7 @@ describe('metrics', () => {
     expect(family(after.machines, 'imm_bus_dead_letters_total').type).toBe('COUNTER');
     // Password hashing (the sign-up), and every process's event-loop delay and memory.
     expect(moved('auth', 'imm_auth_password_hashing_seconds', { operation: 'hash' })).toBe(1);
+    expect(moved('auth', 'imm_auth_password_queue_wait_seconds')).toBeGreaterThanOrEqual(1);
     for (const name of Object.keys(processes) as ProcessName[]) {
       expect(value(after[name], 'nodejs_eventloop_lag_p99_seconds')).toBeGreaterThan(0);
       expect(value(after[name], 'process_resident_memory_bytes')).toBeGreaterThan(0);

@@ -17,6 +17,8 @@ export interface AccessClaims extends TokenClaims {
   username: string;
   is_staff: boolean;
   is_superuser: boolean;
+  /** The session (the refresh-token family of one sign-in), so a sign-out can outdate its tokens. */
+  sid?: string;
 }
 
 /** Who is calling, as services see it. */

@@ -1,3 +1,4 @@
 export * from './claims';
 export * from './jwks';
 export * from './verify';
+export * from './not-before';

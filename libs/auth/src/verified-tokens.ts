@@ -1,6 +1,7 @@
-import type { Principal } from './claims';
+import type { AccessClaims, Principal } from './claims';
 
 interface Verified {
+  claims: AccessClaims;
   principal: Principal;
   /** `exp` claim, in seconds since the epoch. */
   exp: number;

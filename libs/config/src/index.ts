@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -44,6 +45,18 @@ export const env = {
       .default(fallback),
 };
 
+const PROXY_KEYWORDS = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** One entry of a trusted-proxy list: an address, a CIDR block, or one of express's names. */
+function isProxyEntry(entry: string): boolean {
+  if (PROXY_KEYWORDS.has(entry)) return true;
+  const [address = '', bits, ...rest] = entry.split('/');
+  if (rest.length > 0 || isIP(address) === 0) return false;
+  if (bits === undefined) return true;
+  const prefix = Number(bits);
+  return /^\d{1,3}$/.test(bits) && prefix <= (isIP(address) === 4 ? 32 : 128);
+}
+
 /** Settings every process shares: where the servers are and how this run is named. */
 export const infrastructureShape = {
   MODE: env.mode(),
@@ -57,6 +70,31 @@ export const infrastructureShape = {
   BUS_PREFIX: env.name('imm'),
   /** Prefixes BullMQ and rate-limit keys in Redis, for the same reason. */
   REDIS_PREFIX: env.name('imm'),
+  /**
+   * The longest a request waits on Redis (rate limits, throttles, not-before marks); then each
+   * use falls back as docs/security.md says, instead of hanging.
+   */
+  REDIS_TIMEOUT_MS: env.int(250, 10, 10_000),
+  /**
+   * The interface a service listens on. Only the gateway is meant to reach the services, so by
+   * default they listen on loopback; a deployment where the gateway runs elsewhere sets 0.0.0.0.
+   */
+  HOST: z.string().min(1).default('127.0.0.1'),
+  /**
+   * Whose X-Forwarded-For a service believes (the gateway's address): a comma list of addresses,
+   * CIDR blocks or `loopback`, `linklocal`, `uniquelocal`. A client that reaches a service directly
+   * from anywhere else is throttled under its own address, whatever header it sends.
+   */
+  TRUSTED_PROXIES: env
+    .list()
+    .superRefine((entries, ctx) => {
+      for (const entry of entries) {
+        if (!isProxyEntry(entry)) {
+          ctx.addIssue({ code: 'custom', message: `"${entry}" is not an address, a CIDR block or loopback` });
+        }
+      }
+    })
+    .transform((entries) => (entries.length > 0 ? entries : ['loopback'])),
   /** Where the auth service publishes the public keys that verify tokens. */
   AUTH_JWKS_URL: env.url('http://127.0.0.1:8001/api/auth/jwks.json'),
 };

@@ -3,8 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { traceFields, tracingEnabled } from '@imm/telemetry';
 import pino, { type Logger } from 'pino';
+import { errorSerializer } from './error-serializer';
 
 export type { Logger } from 'pino';
+export { errorSerializer, scrubSecrets } from './error-serializer';
 
 /** The header that carries a request id from the client, through the gateway, to every service. */
 export const REQUEST_ID_HEADER = 'x-request-id';
@@ -72,6 +74,8 @@ export function createLogger(name: string, level = process.env.LOG_LEVEL ?? 'inf
       level,
       base: { service: name },
       timestamp: pino.stdTimeFunctions.isoTime,
+      // Errors (driver errors included) lose any hash or token in their text.
+      serializers: { err: errorSerializer },
       mixin: tracingEnabled ? requestAndTraceFields : requestFields,
       redact: {
         paths: [

@@ -1,6 +1,6 @@
 import express, { type Express, type RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
-import { acceptRequestId, type Logger, REQUEST_ID_HEADER, runWithRequestId } from '@imm/logging';
+import { acceptRequestId, errorSerializer, type Logger, REQUEST_ID_HEADER, runWithRequestId } from '@imm/logging';
 import { NotAcceptableError, UnsupportedMediaTypeError } from './errors';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { route } from './routes';
@@ -55,7 +55,7 @@ export interface HttpAppOptions {
    * at the internal `GET /openapi.json`, where the gateway fetches it to merge.
    */
   openApi?: object;
-  /** Express `trust proxy`: whose X-Forwarded-For to believe. */
+  /** Express `trust proxy`: whose X-Forwarded-For to believe; only a proxy on this host by default. */
   trustProxy?: string | boolean | number;
   /** Who may read `/metrics` (the gateway's port is public); everyone when absent. */
   metricsAllow?: BlockList;
@@ -68,7 +68,7 @@ export function createHttpApp(options: HttpAppOptions): Express {
   // Express hashes every body for a weak ETag; no client of this API revalidates with
   // If-None-Match, so the hash is paid on every response for nothing.
   app.set('etag', false);
-  app.set('trust proxy', options.trustProxy ?? 'loopback, linklocal, uniquelocal');
+  app.set('trust proxy', options.trustProxy ?? 'loopback');
   app.use(requestId);
   app.use(
     pinoHttp({
@@ -79,6 +79,8 @@ export function createHttpApp(options: HttpAppOptions): Express {
       serializers: {
         req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
+        // pino-http's own would replace the logger's, which keeps secrets out of errors.
+        err: errorSerializer,
       },
     }),
   );

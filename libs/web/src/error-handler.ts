@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { isConnectionError } from '@imm/db/errors';
 import type { Logger } from '@imm/logging';
 import {
   AppError,
@@ -29,27 +30,11 @@ function fromBodyParser(error: { type?: string; limit?: number; charset?: string
   }
 }
 
-const connectionCodes = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  '57P01',
-  '57P02',
-  '57P03',
-  '08000',
-  '08001',
-  '08003',
-  '08006',
-]);
-
-/** A lost database connection is the client's 503, not our 500. */
-function isDatabaseOutage(error: unknown): boolean {
-  if (!error || typeof error !== 'object') return false;
-  const e = error as { code?: string; name?: string; cause?: unknown };
-  if (e.name === 'ConnectionException') return true;
-  if (e.code && connectionCodes.has(e.code)) return true;
-  return e.cause !== undefined && e.cause !== error && isDatabaseOutage(e.cause);
+/** The status of an http-errors error (what body-parser throws), when it is one a client caused. */
+function httpStatusOf(error: unknown): number | undefined {
+  if (!error || typeof error !== 'object') return undefined;
+  const e = error as { status?: unknown; expose?: unknown };
+  return e.expose === true && typeof e.status === 'number' ? e.status : undefined;
 }
 
 export function toAppError(error: unknown): AppError | undefined {
@@ -58,7 +43,11 @@ export function toAppError(error: unknown): AppError | undefined {
     const parsed = fromBodyParser(error as { type?: string });
     if (parsed) return parsed;
   }
-  if (isDatabaseOutage(error)) return new DatabaseUnavailableError();
+  // The one check of what a database outage looks like (pool timeouts, SQLSTATEs, dropped sockets).
+  if (isConnectionError(error)) return new DatabaseUnavailableError();
+  const status = httpStatusOf(error);
+  // Body parsing's other client errors, e.g. a gzip Content-Encoding on a body that is not gzip.
+  if (status === 400) return new BadRequestError('body_encoding_invalid');
   return undefined;
 }
 

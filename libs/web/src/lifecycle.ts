@@ -31,6 +31,13 @@ export function closerStack(logger: Logger): CloserStack {
   };
 }
 
+export interface ServeOptions {
+  /** The interface to listen on (`HOST`); loopback unless given. */
+  host?: string;
+  /** Whose X-Forwarded-For to believe (`TRUSTED_PROXIES`); the app's own setting unless given. */
+  trustedProxies?: string[];
+}
+
 /**
  * Listens on `port` (0 picks a free one) and puts the server on the closer stack, so it closes in
  * turn with what was opened before it. Returns the port actually bound.
@@ -39,8 +46,10 @@ export async function serveHttp(
   app: Express,
   port: number,
   closers: CloserStack,
+  options: ServeOptions = {},
 ): Promise<{ server: Server; port: number }> {
-  const server = await listen(app, port);
+  if (options.trustedProxies) app.set('trust proxy', options.trustedProxies);
+  const server = await listen(app, port, options.host);
   closers.push(() => closeServer(server));
   return { server, port: boundPort(server) };
 }

@@ -1,12 +1,55 @@
-import type { Server } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
+import { errorEnvelope } from './envelope';
+import { AppError, ErrorCode } from './errors';
 
-/** Starts listening and resolves once the port is bound (port 0 picks a free one). */
-export function listen(app: Express, port: number, host = '0.0.0.0'): Promise<Server> {
+/** What Node's HTTP parser refused, as the status Node itself would answer and our message. */
+function parserRefusal(code: string | undefined): AppError {
+  switch (code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return new AppError(431, ErrorCode.BADREQUEST, { key: 'headers_too_large' });
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return new AppError(413, ErrorCode.BADREQUEST, { key: 'payload_too_large', params: { limit: '16kb' } });
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return new AppError(408, ErrorCode.BADREQUEST, { key: 'request_timeout' });
+    default:
+      return new AppError(400, ErrorCode.BADREQUEST, { key: 'bad_request' });
+  }
+}
+
+/**
+ * A request Node's parser refuses (headers over its limit, a broken request line) never reaches
+ * express, and Node answers it with an empty body. Answered here in the envelope instead, where
+ * the socket can still take a response.
+ */
+export function answerClientErrors(server: Server): void {
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (error.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const refusal = parserRefusal(error.code);
+    const body = JSON.stringify(errorEnvelope(refusal, 'en'));
+    socket.end(
+      `HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status] ?? 'Bad Request'}\r\n` +
+        'Content-Type: application/json; charset=utf-8\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+        `X-Request-Id: ${randomUUID()}\r\n` +
+        'Connection: close\r\n\r\n' +
+        body,
+    );
+  });
+}
+
+/** Starts listening and resolves once the port is bound (port 0 picks a free one); loopback by default. */
+export function listen(app: Express, port: number, host = '127.0.0.1'): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = app.listen(port, host, (error?: Error) => (error ? reject(error) : resolve(server)));
     server.keepAliveTimeout = 65_000; // longer than the gateway's upstream idle timeout
+    answerClientErrors(server);
   });
 }
 

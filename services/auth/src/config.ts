@@ -71,12 +71,32 @@ export const authShape = {
     .max(254)
     .regex(/^[^@\s]+@[^@\s]+$/, 'must be an email address')
     .default('admin@localhost'),
-  /** Failed sign-ins per username within the window before 429. */
-  SIGNIN_MAX_FAILURES_PER_USERNAME: env.int(5, 1),
-  /** Failed sign-ins per client address within the window before 429. */
-  SIGNIN_MAX_FAILURES_PER_IP: env.int(20, 1),
+  /** Failed sign-ins of one username from one client address within the window before 429. */
+  SIGNIN_MAX_FAILURES_PER_PAIR: env.int(5, 1),
+  /** Failed sign-ins from one client address (any usernames) within the window before 429. */
+  SIGNIN_MAX_FAILURES_PER_IP: env.int(100, 1),
+  /** Failed sign-ins of one username (any addresses) within the window before its attempts slow down. */
+  SIGNIN_USERNAME_DELAY_AFTER: env.int(20, 0),
+  /** The first slowed attempt waits this long (ms); each further failure doubles it. */
+  SIGNIN_USERNAME_DELAY_BASE_MS: env.int(250, 0),
+  /** The longest a slowed attempt waits (ms). Never a refusal: the right password still gets in. */
+  SIGNIN_USERNAME_DELAY_MAX_MS: env.int(5000, 0),
   /** Seconds over which failed sign-ins are counted. */
   SIGNIN_FAILURE_WINDOW: env.int(900, 1),
+  /** Sign-ups per client address within SIGNUP_WINDOW before 429. */
+  SIGNUP_MAX_PER_IP: env.int(50, 1),
+  /** Seconds over which sign-ups are counted. */
+  SIGNUP_WINDOW: env.int(3600, 1),
+  /**
+   * The longest a sign-in or sign-up waits on Redis for its throttle before counting in memory.
+   * Longer than REDIS_TIMEOUT_MS: a sign-in costs a bcrypt hash anyway, and a count that falls
+   * back to memory under load would let parallel guesses past the shared count.
+   */
+  THROTTLE_REDIS_TIMEOUT_MS: env.int(1000, 10, 10_000),
+  /** Password hashes and checks run at once. */
+  PASSWORD_WORK_CONCURRENCY: env.int(4, 1),
+  /** Password hashes and checks waiting beyond those; one more gets 503 at once. */
+  PASSWORD_WORK_QUEUE: env.int(32, 0),
 };
 
 export type AuthConfig = ReturnType<typeof loadAuthConfig>;

@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { redisNotBefore } from '@imm/auth';
 import { busReady, connectBus, OutboxMessage, ProcessedEvent, startOutboxRelay } from '@imm/bus';
 import { checkDatabase, openDatabase } from '@imm/db';
 import { createLogger, type Logger } from '@imm/logging';
@@ -8,16 +9,19 @@ import { createApp } from './app';
 import { type AuthConfig, loadAuthConfig } from './config';
 import { RefreshToken, SigningKey, User } from './data/entities';
 import { migrations } from './data/migrations';
+import { redisNotBeforeMarks } from './data/not-before-marks';
 import { signingKeyRepository } from './data/signing-key-repository';
 import { createUserImportStore } from './data/user-import-store';
 import { createAccounts } from './domain/accounts';
 import { createPasswordHasher } from './domain/passwords';
+import { createPasswordWork } from './domain/password-work';
 import { createSessions } from './domain/sessions';
 import { createSignInThrottle } from './domain/sign-in-throttle';
+import { createSignUpThrottle } from './domain/sign-up-throttle';
 import { resolveSigningKeys } from './domain/signing-keys';
 import { createTokenService } from './domain/tokens';
 import { serveImportUsers } from './events/import-users';
-import { measuredHasher } from './metrics';
+import { measuredHasher, measuredPasswordWork } from './metrics';
 
 export interface RunningAuthService {
   server: Server;
@@ -29,12 +33,13 @@ export interface RunningAuthService {
 /** Expired refresh-token rows are deleted this often. */
 const PURGE_INTERVAL_MS = 60 * 60 * 1000;
 
-function connectRedis(url: string, logger: Logger): Redis {
+function connectRedis(url: string, commandTimeoutMs: number, logger: Logger): Redis {
   const redis = new Redis(url, {
     // Fail at once while disconnected: the throttle then counts in memory instead of waiting.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    commandTimeout: 1000,
+    // A stalled Redis (connected, not answering) must not hold a sign-in longer than this.
+    commandTimeout: commandTimeoutMs,
   });
   let down = false;
   redis.on('error', (error) => {
@@ -64,7 +69,7 @@ export async function startAuthService(config: AuthConfig, logger = createLogger
     });
     closers.push(() => orm.close());
 
-    const redis = connectRedis(config.REDIS_URL, logger);
+    const redis = connectRedis(config.REDIS_URL, config.THROTTLE_REDIS_TIMEOUT_MS, logger);
     closers.push(() => redis.quit().catch(() => redis.disconnect()));
 
     const bus = await connectBus({ url: config.NATS_URL, prefix: config.BUS_PREFIX, name: 'auth', logger });
@@ -79,21 +84,50 @@ export async function startAuthService(config: AuthConfig, logger = createLogger
     });
     logger.info({ kid: keys.kid, source: keys.source }, 'signing key ready');
 
-    const tokens = createTokenService(keys, {
-      accessSeconds: config.ACCESS_TOKEN_LIFETIME,
-      refreshSeconds: config.REFRESH_TOKEN_LIFETIME,
-    });
-    const sessions = createSessions({ orm, tokens, logger });
+    const tokens = createTokenService(
+      keys,
+      { accessSeconds: config.ACCESS_TOKEN_LIFETIME, refreshSeconds: config.REFRESH_TOKEN_LIFETIME },
+      {
+        notBefore: redisNotBefore(redis, {
+          prefix: config.REDIS_PREFIX,
+          timeoutMs: config.REDIS_TIMEOUT_MS,
+          onUnavailable: (error) => logger.warn({ err: error }, 'not-before marks unreadable; tokens accepted'),
+        }),
+      },
+    );
+    const marks = redisNotBeforeMarks(redis, config.REDIS_PREFIX, config.ACCESS_TOKEN_LIFETIME);
+    const sessions = createSessions({ orm, tokens, marks, logger });
     const accounts = createAccounts({
       orm,
-      hasher: measuredHasher(createPasswordHasher(config.BCRYPT_ROUNDS)),
+      hasher: measuredHasher(
+        createPasswordHasher(
+          config.BCRYPT_ROUNDS,
+          measuredPasswordWork(
+            createPasswordWork({
+              concurrency: config.PASSWORD_WORK_CONCURRENCY,
+              maxQueued: config.PASSWORD_WORK_QUEUE,
+            }),
+          ),
+        ),
+      ),
       sessions,
       throttle: createSignInThrottle({
         redis,
         prefix: config.REDIS_PREFIX,
-        maxFailuresPerUsername: config.SIGNIN_MAX_FAILURES_PER_USERNAME,
+        maxFailuresPerPair: config.SIGNIN_MAX_FAILURES_PER_PAIR,
         maxFailuresPerAddress: config.SIGNIN_MAX_FAILURES_PER_IP,
+        usernameDelayAfter: config.SIGNIN_USERNAME_DELAY_AFTER,
+        usernameDelayBaseMs: config.SIGNIN_USERNAME_DELAY_BASE_MS,
+        usernameDelayMaxMs: config.SIGNIN_USERNAME_DELAY_MAX_MS,
         windowSeconds: config.SIGNIN_FAILURE_WINDOW,
+        redisTimeoutMs: config.THROTTLE_REDIS_TIMEOUT_MS,
+      }),
+      signUpThrottle: createSignUpThrottle({
+        redis,
+        prefix: config.REDIS_PREFIX,
+        maxPerAddress: config.SIGNUP_MAX_PER_IP,
+        windowSeconds: config.SIGNUP_WINDOW,
+        redisTimeoutMs: config.THROTTLE_REDIS_TIMEOUT_MS,
       }),
       logger,
       // Publish at once instead of at the relay's next poll; what fails stays for the poll.
@@ -129,7 +163,10 @@ export async function startAuthService(config: AuthConfig, logger = createLogger
         nats: () => busReady(bus),
       },
     });
-    const { server, port } = await serveHttp(app, config.PORT, closers);
+    const { server, port } = await serveHttp(app, config.PORT, closers, {
+      host: config.HOST,
+      trustedProxies: config.TRUSTED_PROXIES,
+    });
     logger.info({ port }, 'auth service listening');
     return { server, port, stop: closers.closeAll } satisfies RunningAuthService;
   } catch (error) {

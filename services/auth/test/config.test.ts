@@ -32,9 +32,18 @@ describe('configuration', () => {
       BCRYPT_ROUNDS: 12,
       ADMIN_PASSWORD: '1qaz2wsx',
       ADMIN_EMAIL: 'admin@localhost',
-      SIGNIN_MAX_FAILURES_PER_USERNAME: 5,
-      SIGNIN_MAX_FAILURES_PER_IP: 20,
+      SIGNIN_MAX_FAILURES_PER_PAIR: 5,
+      SIGNIN_MAX_FAILURES_PER_IP: 100,
+      SIGNIN_USERNAME_DELAY_AFTER: 20,
+      SIGNIN_USERNAME_DELAY_BASE_MS: 250,
+      SIGNIN_USERNAME_DELAY_MAX_MS: 5000,
       SIGNIN_FAILURE_WINDOW: 900,
+      SIGNUP_MAX_PER_IP: 50,
+      SIGNUP_WINDOW: 3600,
+      PASSWORD_WORK_CONCURRENCY: 4,
+      PASSWORD_WORK_QUEUE: 32,
+      REDIS_TIMEOUT_MS: 250,
+      THROTTLE_REDIS_TIMEOUT_MS: 1000,
       JWT_PREVIOUS_PUBLIC_KEYS: [],
     });
     expect(config.JWT_PRIVATE_KEY).toBeUndefined();
@@ -76,6 +85,6 @@ describe('configuration', () => {
       'ADMIN_PASSWORD: breaks the password policy (password_too_short)',
     ]);
     expect(problemsOf({ BCRYPT_ROUNDS: '8' })).toHaveLength(1);
-    expect(problemsOf({ SIGNIN_MAX_FAILURES_PER_USERNAME: '0' })).toHaveLength(1);
+    expect(problemsOf({ SIGNIN_MAX_FAILURES_PER_PAIR: '0' })).toHaveLength(1);
   });
 });

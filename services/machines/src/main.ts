@@ -1,9 +1,10 @@
 import type { Server } from 'node:http';
-import { createTokenVerifier, remoteKeySource } from '@imm/auth';
+import { createTokenVerifier, redisNotBefore, remoteKeySource } from '@imm/auth';
 import { type Bus, busReady, connectBus, type OutboxRelay, startOutboxRelay } from '@imm/bus';
 import { checkDatabase, type Database, openDatabase } from '@imm/db';
 import type { Logger } from '@imm/logging';
 import { closerStack, serveHttp, isEntryPoint, runMain } from '@imm/web';
+import { Redis } from 'ioredis';
 import { createApp } from './app';
 import { loadMachinesConfig, type MachinesConfig } from './config';
 import { entities, MACHINES_SCHEMA } from './data/entities';
@@ -66,16 +67,33 @@ export async function startMachines(config: MachinesConfig, logger: Logger): Pro
     );
     closers.push(() => importer.stop());
 
+    // Only for the not-before marks of tokens: never waited for, never a readiness dependency.
+    const redis = new Redis(config.REDIS_URL, {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: config.REDIS_TIMEOUT_MS,
+    });
+    redis.on('error', () => {}); // reported once per outage by the not-before store below
+    closers.push(async () => redis.disconnect());
+    const notBefore = redisNotBefore(redis, {
+      prefix: config.REDIS_PREFIX,
+      timeoutMs: config.REDIS_TIMEOUT_MS,
+      onUnavailable: (error) => logger.warn({ err: error }, 'not-before marks unreadable; tokens accepted'),
+    });
+
     const app = createApp({
       logger,
       service,
-      verifier: createTokenVerifier(remoteKeySource(config.AUTH_JWKS_URL)),
+      verifier: createTokenVerifier(remoteKeySource(config.AUTH_JWKS_URL), { notBefore }),
       readiness: {
         database: () => checkDatabase(orm),
         nats: () => busReady(bus),
       },
     });
-    const { server, port } = await serveHttp(app, config.PORT, closers);
+    const { server, port } = await serveHttp(app, config.PORT, closers, {
+      host: config.HOST,
+      trustedProxies: config.TRUSTED_PROXIES,
+    });
     logger.info({ port }, 'machines service listening');
     return { port, server, orm, bus, relay, service, stop: closers.closeAll };
   } catch (error) {

@@ -192,6 +192,28 @@ describe('owner_id', () => {
   });
 });
 
+describe('endpoint', () => {
+  it('is shown only to the owner and superusers: null for everyone else, in reads and in lists', async () => {
+    const created = await call(h.base, 'POST', '/api/machines/', {
+      token: h.issuer.token(owner),
+      body: { name: 'secret press', location: 'hall 9', endpoint: 'http://plc-user:plc-pass@10.9.8.7/cmd' },
+    });
+    expect(created.status).toBe(201);
+    const machine = created.body.result;
+    expect(machine.endpoint).toBe('http://plc-user:plc-pass@10.9.8.7/cmd');
+
+    const seenBy = async (actor: Exclude<Actor, 'anonymous'>) => {
+      const one = await call(h.base, 'GET', `/api/machines/${machine.id}/`, { token: tokenOf(actor) });
+      const list = await call(h.base, 'GET', '/api/machines/?search=secret%20press', { token: tokenOf(actor) });
+      expect(list.body.result.results).toHaveLength(1);
+      return [one.body.result.endpoint, list.body.result.results[0].endpoint];
+    };
+    expect(await seenBy('owner')).toEqual([machine.endpoint, machine.endpoint]);
+    expect(await seenBy('superuser')).toEqual([machine.endpoint, machine.endpoint]);
+    expect(await seenBy('other')).toEqual([null, null]);
+  });
+});
+
 describe('tokens', () => {
   it('accepts the bare token without the Bearer scheme, as the Django service did', async () => {
     const res = await call(h.base, 'GET', '/api/machines/', {

@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { createTokenVerifier, remoteKeySource } from '@imm/auth';
+import { createTokenVerifier, redisNotBefore, remoteKeySource } from '@imm/auth';
 import { busReady, connectBus } from '@imm/bus';
 import { checkDatabase } from '@imm/db';
 import { createLogger } from '@imm/logging';
@@ -60,14 +60,23 @@ export async function startOperationsApi(
     const app = createApp({
       logger,
       service,
-      verifier: createTokenVerifier(remoteKeySource(config.AUTH_JWKS_URL)),
+      verifier: createTokenVerifier(remoteKeySource(config.AUTH_JWKS_URL), {
+        notBefore: redisNotBefore(redis, {
+          prefix: config.REDIS_PREFIX,
+          timeoutMs: config.REDIS_TIMEOUT_MS,
+          onUnavailable: (error) => logger.warn({ err: error }, 'not-before marks unreadable; tokens accepted'),
+        }),
+      }),
       readiness: {
         database: () => checkDatabase(orm),
         redis: () => redisReady(redis),
         nats: () => busReady(bus),
       },
     });
-    const { server, port } = await serveHttp(app, config.PORT, closers);
+    const { server, port } = await serveHttp(app, config.PORT, closers, {
+      host: config.HOST,
+      trustedProxies: config.TRUSTED_PROXIES,
+    });
     logger.info({ port }, 'operations API listening');
     return { server, port, stop: closers.closeAll };
   } catch (error) {

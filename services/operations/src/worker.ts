@@ -132,7 +132,10 @@ export async function startOperationsWorker(
       },
       mount: () => {},
     });
-    const { server, port } = await serveHttp(app, config.PORT, closers);
+    const { server, port } = await serveHttp(app, config.PORT, closers, {
+      host: config.HOST,
+      trustedProxies: config.TRUSTED_PROXIES,
+    });
     logger.info({ port, concurrency: config.WORKER_CONCURRENCY }, 'operations worker running');
     return { server, port, worker, stop: closers.closeAll };
   } catch (error) {

@@ -165,7 +165,8 @@ describe('the HTTP driver', () => {
       const before = hits(path);
       const { entry, machine } = await run(`http://127.0.0.1:${machinePort}${path}`);
       expect(entry.result, path).toBe(3);
-      expect(entry.message, path).toMatch(/after 3 attempts/);
+      // A short fixed reason: the status or the reply itself goes to the worker's log only.
+      expect(entry.message, path).toBe('bad reply');
       expect(hits(path) - before, path).toBe(3);
       expect(machine.status).toBe(2);
     }
@@ -174,14 +175,14 @@ describe('the HTTP driver', () => {
   it('timeout: INTERNALFAILED after every attempt timed out', async () => {
     const before = hits('/slow');
     const { entry } = await run(`http://127.0.0.1:${machinePort}/slow`);
-    expect(entry).toMatchObject({ result: 3, message: expect.stringMatching(/timed out after 500 ms/) });
+    expect(entry).toMatchObject({ result: 3, message: 'no answer' });
     expect(hits('/slow') - before).toBe(3);
   });
 
   it('connection refused: INTERNALFAILED', async () => {
     const closedPort = await freePort();
     const { entry } = await run(`http://127.0.0.1:${closedPort}/ok`);
-    expect(entry).toMatchObject({ result: 3, message: expect.stringMatching(/ECONNREFUSED/) });
+    expect(entry).toMatchObject({ result: 3, message: 'refused' });
   });
 
   it('a transport failure is retried: the second attempt succeeds', async () => {

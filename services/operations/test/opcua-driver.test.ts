@@ -138,7 +138,9 @@ describe('the OPC UA driver (EUROMAP 77)', () => {
     const outcome = await run(`${server.url}?device=press-silent`, 'START');
     expect(outcome).toEqual({
       result: OperationResult.INTERNALFAILED,
-      message: `outcome unknown: no answer to StartJob and no transition within ${settings.transitionTimeoutMs} ms`,
+      // A fixed reason; the detail (no answer to StartJob, no transition) is in the worker's log.
+      message: 'no answer',
+      detail: `outcome unknown: no answer to StartJob and no transition within ${settings.transitionTimeoutMs} ms`,
     });
     expect(dead.calls.StartJob).toBe(1);
   });
@@ -160,7 +162,8 @@ describe('the OPC UA driver (EUROMAP 77)', () => {
       );
       await pool.closeAll();
       expect(outcome.result).toBe(OperationResult.INTERNALFAILED);
-      expect(outcome.message).toMatch(/several machines \(only-press, second-press\)/);
+      expect(outcome.message).toBe('endpoint not usable');
+      expect(outcome.detail).toMatch(/several machines \(only-press, second-press\)/);
     } finally {
       await single.stop();
     }
@@ -172,23 +175,32 @@ describe('the OPC UA driver (EUROMAP 77)', () => {
     const missing = await run(`${server.url}?device=press-nofinish`, 'STOP');
     expect(missing).toEqual({
       result: OperationResult.INTERNALFAILED,
-      message: 'node Jobs/ActiveJobValues/FinishJob not found under Objects/DeviceSet/press-nofinish',
+      message: 'endpoint not usable',
+      detail: 'node Jobs/ActiveJobValues/FinishJob not found under Objects/DeviceSet/press-nofinish',
     });
     expect(Date.now() - started).toBeLessThan(drive.backoffMs * 4 + 2000);
     const unknown = await run(`${server.url}?device=no-such-press`, 'START');
     expect(unknown).toEqual({
       result: OperationResult.INTERNALFAILED,
-      message: 'node Objects/DeviceSet/no-such-press not found on the server',
+      message: 'endpoint not usable',
+      detail: 'node Objects/DeviceSet/no-such-press not found on the server',
     });
   });
 
   it('bad endpoints are refused before anything is sent', async () => {
-    expect((await run(`${server.url}?device=x&security=weird`, 'START')).message).toMatch(/security must be/);
-    expect((await run(`${server.url}?machine=x`, 'START')).message).toMatch(/unknown parameter "machine"/);
+    expect(await run(`${server.url}?device=x&security=weird`, 'START')).toMatchObject({
+      message: 'endpoint not usable',
+      detail: expect.stringMatching(/security must be/),
+    });
+    expect(await run(`${server.url}?machine=x`, 'START')).toMatchObject({
+      message: 'endpoint not usable',
+      detail: expect.stringMatching(/unknown parameter "machine"/),
+    });
     const outside = await run(`${server.url}?device=press-basic`, 'START', restrictTo(['10.0.0.0/8']));
     expect(outside).toEqual({
       result: OperationResult.INTERNALFAILED,
-      message: 'endpoint host 127.0.0.1 is outside MACHINE_NETWORKS (10.0.0.0/8)',
+      message: 'not allowed by the network policy',
+      detail: 'endpoint host 127.0.0.1 is outside MACHINE_NETWORKS (10.0.0.0/8)',
     });
   });
 
@@ -254,7 +266,8 @@ describe('the OPC UA driver (EUROMAP 77)', () => {
     const started = Date.now();
     const outcome = await run(`${url}?device=press-gone`, 'START');
     expect(outcome.result).toBe(OperationResult.INTERNALFAILED);
-    expect(outcome.message).toMatch(/^no answer from the machine after 3 attempts: /);
+    expect(outcome.message).toBe('no answer');
+    expect(outcome.detail).toMatch(/^no usable answer from the machine after 3 attempts: /);
     expect(Date.now() - started).toBeLessThan(3 * settings.connectTimeoutMs + 1000);
   });
 });

@@ -29,6 +29,10 @@ export function refreshTokenRepository(em: EntityManager) {
     revokeFamily: (familyId: string) =>
       em.nativeUpdate(RefreshToken, { familyId, revokedAt: null }, { revokedAt: new Date() }),
 
+    /** Revokes every live token of the user (all families). */
+    revokeUser: (userId: number) =>
+      em.nativeUpdate(RefreshToken, { userId, revokedAt: null }, { revokedAt: new Date() }),
+
     /** Expired rows serve no check any more: an expired token is refused by its `exp` alone. */
     deleteExpired: (before: Date) => em.nativeDelete(RefreshToken, { expiresAt: { $lt: before } }),
   };

@@ -45,6 +45,13 @@ export function userRepository(em: EntityManager) {
       await em.nativeUpdate(User, { id }, passwordHash ? { lastLogin: at, password: passwordHash } : { lastLogin: at });
     },
 
+    setPassword: (id: number, passwordHash: string) => em.nativeUpdate(User, { id }, { password: passwordHash }),
+
+    /** True when this call deactivated the user (false: no such user, or inactive already). */
+    async deactivate(id: number): Promise<boolean> {
+      return (await em.nativeUpdate(User, { id, isActive: true }, { isActive: false })) === 1;
+    },
+
     /**
      * Inserts unless a user with that username or email exists, in one statement, so processes
      * starting together agree. Returns the new id, or undefined when nothing was inserted.

@@ -1,13 +1,22 @@
+import type { Principal } from '@imm/auth';
 import type { Database } from '@imm/db';
 import { isUniqueViolation } from '@imm/db';
 import type { Logger } from '@imm/logging';
-import { type FieldMessages, UnauthenticatedError, ValidationError } from '@imm/web';
+import {
+  type FieldMessages,
+  NotFoundError,
+  PermissionDeniedError,
+  UnauthenticatedError,
+  ValidationError,
+} from '@imm/web';
 import type { User } from '../data/entities';
 import { type NewUser, USER_UNIQUE_CONSTRAINTS, userRepository } from '../data/user-repository';
 import { recordUserRegistered } from '../events/user-registered';
 import type { PasswordHasher } from './passwords';
+import { passwordProblems } from './password-policy';
 import type { Sessions, TokenPair } from './sessions';
 import type { SignInThrottle } from './sign-in-throttle';
+import type { SignUpThrottle } from './sign-up-throttle';
 
 export interface SignUpInput {
   username: string;
@@ -17,17 +26,30 @@ export interface SignUpInput {
   lastName: string;
 }
 
+export interface PasswordChange {
+  oldPassword: string;
+  newPassword: string;
+}
+
 export interface SignedIn {
   user: User;
   token: TokenPair;
 }
 
 export interface Accounts {
-  signUp(input: SignUpInput): Promise<SignedIn>;
+  /** `address`: the client's, for throttling. */
+  signUp(input: SignUpInput, address: string): Promise<SignedIn>;
   /** `address`: the client's, for throttling. */
   signIn(username: string, password: string, address: string): Promise<SignedIn>;
   /** The caller of a valid access token, as long as the account exists and is active. */
   currentUser(id: number): Promise<User>;
+  /**
+   * Checks the current password (throttled like a sign-in), sets the new one, ends every session
+   * of the user and outdates all its access tokens.
+   */
+  changePassword(caller: Principal, change: PasswordChange, address: string): Promise<void>;
+  /** A superuser deactivates a user: every session ends and its access tokens are outdated at once. */
+  deactivate(caller: Principal, userId: number): Promise<User>;
   /** Creates the superuser `admin` unless it exists; true when this call created it. */
   seedAdmin(options: { password: string; email: string }): Promise<boolean>;
 }
@@ -37,6 +59,7 @@ export interface AccountsDeps {
   hasher: PasswordHasher;
   sessions: Sessions;
   throttle: SignInThrottle;
+  signUpThrottle: SignUpThrottle;
   logger: Logger;
   /** Called after a transaction that recorded events committed (main flushes the outbox relay). */
   eventsRecorded?: () => void;
@@ -53,7 +76,7 @@ function duplicateOf(error: unknown): ValidationError | undefined {
 }
 
 export function createAccounts(deps: AccountsDeps): Accounts {
-  const { orm, hasher, sessions, throttle, logger } = deps;
+  const { orm, hasher, sessions, throttle, signUpThrottle, logger } = deps;
   const eventsRecorded = () => deps.eventsRecorded?.();
 
   /** Inserts the user, records the event and issues the first tokens, all in one transaction. */
@@ -74,7 +97,8 @@ export function createAccounts(deps: AccountsDeps): Accounts {
   }
 
   return {
-    async signUp(input) {
+    async signUp(input, address) {
+      await signUpThrottle.attempt(address);
       const users = userRepository(orm.em.fork());
       const [usernameTaken, emailTaken] = await Promise.all([
         users.usernameTaken(input.username),
@@ -103,18 +127,16 @@ export function createAccounts(deps: AccountsDeps): Accounts {
     },
 
     async signIn(username, password, address) {
-      await throttle.check(username, address);
+      const attempt = await throttle.attempt(username, address);
       const user = await userRepository(orm.em.fork()).findByUsername(username);
       // The same work and the same answer whether the user is unknown, inactive or mistyped.
       let ok = false;
       let needsRehash = false;
       if (user) ({ ok, needsRehash } = await hasher.verify(password, user.password));
       else await hasher.verifyNothing(password);
-      if (!user || !ok || !user.isActive) {
-        await throttle.recordFailure(username, address);
-        throw new UnauthenticatedError('invalid_credentials');
-      }
-      await throttle.recordSuccess(username);
+      // The attempt stays counted as a failure unless given back here.
+      if (!user || !ok || !user.isActive) throw new UnauthenticatedError('invalid_credentials');
+      await attempt.succeeded();
 
       const lastLogin = new Date();
       const rehashed = needsRehash ? await hasher.hash(password) : undefined;
@@ -131,6 +153,37 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       const user = await userRepository(orm.em.fork()).findById(id);
       if (!user) throw new UnauthenticatedError('user_not_found');
       if (!user.isActive) throw new UnauthenticatedError('user_inactive');
+      return user;
+    },
+
+    async changePassword(caller, change, address) {
+      const user = await userRepository(orm.em.fork()).findById(caller.id);
+      if (!user?.isActive) throw new UnauthenticatedError(user ? 'user_inactive' : 'user_not_found');
+      const problems = passwordProblems(change.newPassword, user.username);
+      if (problems.length > 0) {
+        throw new ValidationError({ new_password: problems.map((key) => ({ key })) });
+      }
+      // A stolen access token must not become a way to guess the password without limit.
+      const attempt = await throttle.attempt(user.username, address);
+      const { ok } = await hasher.verify(change.oldPassword, user.password);
+      if (!ok) throw ValidationError.field('old_password', 'password_incorrect');
+      await attempt.succeeded();
+      const hash = await hasher.hash(change.newPassword);
+      // Outdate first: if Redis cannot take the mark (503), the old password still stands.
+      await sessions.endAll(user.id);
+      await userRepository(orm.em.fork()).setPassword(user.id, hash);
+      logger.info({ userId: user.id }, 'password changed; sessions ended');
+    },
+
+    async deactivate(caller, userId) {
+      if (!caller.isSuperuser) throw new PermissionDeniedError();
+      const user = await userRepository(orm.em.fork()).findById(userId);
+      if (!user) throw new NotFoundError();
+      await sessions.endAll(user.id);
+      if (await userRepository(orm.em.fork()).deactivate(user.id)) {
+        logger.info({ userId: user.id, by: caller.id }, 'user deactivated; sessions ended');
+      }
+      user.isActive = false;
       return user;
     },
 

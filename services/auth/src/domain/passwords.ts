@@ -1,6 +1,7 @@
 import { createHash, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import bcrypt from 'bcrypt';
+import type { PasswordWork } from './password-work';
 import { PASSWORD_MAX_BYTES } from './password-policy';
 
 const pbkdf2Async = promisify(pbkdf2);
@@ -45,7 +46,9 @@ async function verifyDjangoBcryptSha256(password: string, encoded: string): Prom
   return bcrypt.compare(createHash('sha256').update(password, 'utf8').digest('hex'), inner);
 }
 
-export function createPasswordHasher(rounds: number): PasswordHasher {
+/** Every hash and check goes through `work`, so a burst is refused quickly instead of queued without end. */
+export function createPasswordHasher(rounds: number, work?: PasswordWork): PasswordHasher {
+  const bounded = work ?? { run: <T>(task: () => Promise<T>) => task() };
   let dummy: Promise<string> | undefined;
   const dummyHash = () => {
     dummy ??= bcrypt.hash(randomBytes(16).toString('hex'), rounds);
@@ -53,24 +56,24 @@ export function createPasswordHasher(rounds: number): PasswordHasher {
   };
 
   return {
-    hash: (password) => bcrypt.hash(password, rounds),
+    hash: (password) => bounded.run(() => bcrypt.hash(password, rounds)),
 
-    async verify(password, encoded) {
-      if (BCRYPT.test(encoded)) {
-        // bcrypt ignores bytes past 72: a longer candidate would match any password it starts with.
-        const ok = (await bcrypt.compare(password, encoded)) && fits(password);
-        return { ok, needsRehash: ok && bcrypt.getRounds(encoded) < rounds };
-      }
-      let ok = false;
-      if (encoded.startsWith('pbkdf2_')) ok = await verifyDjangoPbkdf2(password, encoded);
-      else if (encoded.startsWith('bcrypt_sha256$')) ok = await verifyDjangoBcryptSha256(password, encoded);
-      else await bcrypt.compare(password, await dummyHash()); // unusable (`!…`) or unknown formats
-      // A Django password longer than bcrypt's 72 bytes keeps its old hash rather than be weakened.
-      return { ok, needsRehash: ok && fits(password) };
-    },
+    verify: (password, encoded) => bounded.run(() => verify(password, encoded)),
 
-    async verifyNothing(password) {
-      await bcrypt.compare(password, await dummyHash());
-    },
+    verifyNothing: (password) => bounded.run(async () => void (await bcrypt.compare(password, await dummyHash()))),
   };
+
+  async function verify(password: string, encoded: string): Promise<PasswordCheck> {
+    if (BCRYPT.test(encoded)) {
+      // bcrypt ignores bytes past 72: a longer candidate would match any password it starts with.
+      const ok = (await bcrypt.compare(password, encoded)) && fits(password);
+      return { ok, needsRehash: ok && bcrypt.getRounds(encoded) < rounds };
+    }
+    let ok = false;
+    if (encoded.startsWith('pbkdf2_')) ok = await verifyDjangoPbkdf2(password, encoded);
+    else if (encoded.startsWith('bcrypt_sha256$')) ok = await verifyDjangoBcryptSha256(password, encoded);
+    else await bcrypt.compare(password, await dummyHash()); // unusable (`!…`) or unknown formats
+    // A Django password longer than bcrypt's 72 bytes keeps its old hash rather than be weakened.
+    return { ok, needsRehash: ok && fits(password) };
+  }
 }

@@ -6,6 +6,7 @@ import { UnauthenticatedError, ValidationError } from '@imm/web';
 import type { User } from '../data/entities';
 import { refreshTokenRepository } from '../data/refresh-token-repository';
 import { userRepository } from '../data/user-repository';
+import type { NotBeforeMarks } from '../data/not-before-marks';
 import type { TokenService, TokenSubject } from './tokens';
 
 export interface TokenPair {
@@ -20,6 +21,8 @@ export interface Sessions {
   rotate(refreshToken: string): Promise<TokenPair>;
   /** Sign-out: revokes the family of the caller's refresh token. */
   end(caller: Principal, refreshToken: string): Promise<void>;
+  /** Password change, deactivation: every session of the user ends and its access tokens are outdated. */
+  endAll(userId: number): Promise<void>;
   /** Deletes rows of tokens expired before `before`. */
   purgeExpired(before: Date): Promise<number>;
 }
@@ -41,16 +44,28 @@ class RotationRefused extends Error {
   }
 }
 
-export function createSessions(deps: { orm: Database; tokens: TokenService; logger: Logger }): Sessions {
-  const { orm, tokens, logger } = deps;
+export function createSessions(deps: {
+  orm: Database;
+  tokens: TokenService;
+  marks: NotBeforeMarks;
+  logger: Logger;
+}): Sessions {
+  const { orm, tokens, marks, logger } = deps;
 
   function issue(em: EntityManager, user: User, familyId: string): { pair: TokenPair; jti: string } {
     const refresh = tokens.issueRefresh(user.id);
     refreshTokenRepository(em).add({ jti: refresh.jti, familyId, userId: user.id, expiresAt: refresh.expiresAt });
-    return { pair: { access: tokens.issueAccess(subjectOf(user)), refresh: refresh.token }, jti: refresh.jti };
+    return {
+      pair: { access: tokens.issueAccess(subjectOf(user), familyId), refresh: refresh.token },
+      jti: refresh.jti,
+    };
   }
 
+  /** A reused or refused family: its refresh tokens and, as far as Redis takes it, its access tokens. */
   async function revokeFamily(familyId: string): Promise<void> {
+    await marks.endSession(familyId).catch((error) => {
+      logger.warn({ err: error, familyId }, "session's access tokens not outdated: redis unavailable");
+    });
     await refreshTokenRepository(orm.em.fork()).revokeFamily(familyId);
   }
 
@@ -110,7 +125,14 @@ export function createSessions(deps: { orm: Database; tokens: TokenService; logg
       const em = orm.em.fork();
       const stored = await refreshTokenRepository(em).findByJti(claims.jti);
       if (!stored) return; // expired and purged already
+      // The mark first: if Redis refuses it (503), nothing was changed and a retry does it all.
+      await marks.endSession(stored.familyId);
       await refreshTokenRepository(em).revokeFamily(stored.familyId);
+    },
+
+    async endAll(userId) {
+      await marks.outdateUser(userId);
+      await refreshTokenRepository(orm.em.fork()).revokeUser(userId);
     },
 
     purgeExpired: (before) => refreshTokenRepository(orm.em.fork()).deleteExpired(before),

@@ -1,68 +1,131 @@
+import { createHash } from 'node:crypto';
 import { ThrottledError } from '@imm/web';
 import type { Redis } from 'ioredis';
-import { type RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
+import {
+  type RateLimiterAbstract,
+  RateLimiterMemory,
+  RateLimiterRedis,
+  RateLimiterRes,
+  RLWrapperTimeouts,
+} from 'rate-limiter-flexible';
 
 export interface SignInThrottleOptions {
   redis: Redis;
   /** REDIS_PREFIX: keeps two deployments (or test runs) on one Redis apart. */
   prefix: string;
-  maxFailuresPerUsername: number;
+  /** Failures of one username from one address before that pair gets 429. */
+  maxFailuresPerPair: number;
+  /** Failures from one address (any usernames) before that address gets 429. */
   maxFailuresPerAddress: number;
+  /** Failures of one username (any addresses) before its attempts are slowed down. */
+  usernameDelayAfter: number;
+  /** The first slowed attempt waits this long; each further failure doubles it, up to the max. */
+  usernameDelayBaseMs: number;
+  usernameDelayMaxMs: number;
   windowSeconds: number;
+  /** A Redis call that takes longer falls back to this process's memory. */
+  redisTimeoutMs: number;
+}
+
+/** One attempt taken before the password is checked: give it back when the password was right. */
+export interface SignInAttempt {
+  succeeded(): Promise<void>;
 }
 
 export interface SignInThrottle {
-  /** Throws a 429 when the username or the address has used up its failures. */
-  check(username: string, address: string): Promise<void>;
-  recordFailure(username: string, address: string): Promise<void>;
-  /** After a successful sign-in: the username starts over; the address keeps its count. */
-  recordSuccess(username: string): Promise<void>;
+  /**
+   * Takes one attempt for the username, the address and the pair, atomically, before any password
+   * work: 429 when the pair or the address has used up its failures; slowed (not refused) when the
+   * username is being guessed from many addresses.
+   */
+  attempt(username: string, address: string): Promise<SignInAttempt>;
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /**
- * Failed sign-ins counted in Redis, per username and per client address, over a fixed window.
- * While Redis is unreachable each process counts in memory instead (rate-limiter-flexible's
- * insurance limiter): sign-in keeps working and stays throttled, per process, rather than failing.
+ * Failed sign-ins counted in Redis over a fixed window, in three ways:
+ * - per (username, address): a guesser is refused quickly, the same user elsewhere is not;
+ * - per address: one client trying many usernames is refused (its cap is high, for a plant's NAT);
+ * - per username across addresses: never refuses, only delays, so nobody can lock `admin` out.
+ * Every attempt is counted before bcrypt runs and given back on success, so parallel requests
+ * cannot all slip through one check. While Redis is unreachable or slow, each process counts in
+ * memory (rate-limiter-flexible's insurance limiter) instead of failing or waiting.
  */
 export function createSignInThrottle(options: SignInThrottleOptions): SignInThrottle {
-  const limiter = (name: string, points: number): RateLimiterAbstract =>
-    new RateLimiterRedis({
-      storeClient: options.redis,
-      keyPrefix: `${options.prefix}:signin:${name}`,
-      points,
-      duration: options.windowSeconds,
-      rejectIfRedisNotReady: true,
-      insuranceLimiter: new RateLimiterMemory({ keyPrefix: `signin:${name}`, points, duration: options.windowSeconds }),
+  const duration = options.windowSeconds;
+  const limiter = (name: string, points: number): RateLimiterAbstract => {
+    const insuranceLimiter = new RateLimiterMemory({ keyPrefix: `signin:${name}`, points, duration });
+    return new RLWrapperTimeouts({
+      limiter: new RateLimiterRedis({
+        storeClient: options.redis,
+        keyPrefix: `${options.prefix}:signin:${name}`,
+        points,
+        duration,
+        rejectIfRedisNotReady: true,
+      }),
+      // The insurance is the wrapper's alone, so a slow Redis that then fails counts once, not twice.
+      insuranceLimiter,
+      timeoutMs: options.redisTimeoutMs,
     });
-  const byUsername = limiter('user', options.maxFailuresPerUsername);
+  };
+  const byPair = limiter('pair', options.maxFailuresPerPair);
   const byAddress = limiter('ip', options.maxFailuresPerAddress);
-  // A username differing only in case is another key otherwise, and another five guesses.
-  const userKey = (username: string) => username.toLowerCase();
+  // Counts only; never refuses (its points are never reached).
+  const byUsername = limiter('user', Number.MAX_SAFE_INTEGER);
 
-  const consume = async (rateLimiter: RateLimiterAbstract, key: string) => {
+  /** Consumed points after this attempt, or the rejection's wait when over the limit. */
+  const take = async (rateLimiter: RateLimiterAbstract, key: string): Promise<RateLimiterRes> => {
     try {
-      await rateLimiter.consume(key);
+      return await rateLimiter.consume(key);
     } catch (error) {
-      // Over the limit already: the next check answers 429; nothing else to do here.
-      if (!(error instanceof RateLimiterRes)) throw error;
+      if (error instanceof RateLimiterRes) return error;
+      throw error;
     }
+  };
+  const giveBack = async (rateLimiter: RateLimiterAbstract, key: string) => {
+    await rateLimiter.reward(key, 1).catch(() => undefined);
+  };
+
+  const delayOf = (usernameFailures: number) => {
+    const over = usernameFailures - options.usernameDelayAfter;
+    if (over <= 0) return 0;
+    return Math.min(options.usernameDelayMaxMs, options.usernameDelayBaseMs * 2 ** Math.min(over - 1, 30));
   };
 
   return {
-    async check(username, address) {
-      const [user, ip] = await Promise.all([byUsername.get(userKey(username)), byAddress.get(address)]);
-      const waits = [
-        user && user.consumedPoints >= options.maxFailuresPerUsername ? user.msBeforeNext : 0,
-        ip && ip.consumedPoints >= options.maxFailuresPerAddress ? ip.msBeforeNext : 0,
-      ];
-      const wait = Math.max(...waits);
-      if (wait > 0) throw new ThrottledError(wait / 1000);
-    },
-    async recordFailure(username, address) {
-      await Promise.all([consume(byUsername, userKey(username)), consume(byAddress, address)]);
-    },
-    async recordSuccess(username) {
-      await byUsername.delete(userKey(username));
+    async attempt(rawUsername, address) {
+      // A username differing only in case is the same account to guess; an overlong one (no account
+      // has it) is counted by its digest, so a key never grows with what the client sends.
+      const lower = rawUsername.toLowerCase();
+      const username = lower.length <= 150 ? lower : `sha256:${createHash('sha256').update(lower).digest('hex')}`;
+      const pairKey = `${username}|${address}`;
+      const [pair, ip, user] = await Promise.all([
+        take(byPair, pairKey),
+        take(byAddress, address),
+        take(byUsername, username),
+      ]);
+      const refusedFor = Math.max(
+        pair.consumedPoints > options.maxFailuresPerPair ? pair.msBeforeNext : 0,
+        ip.consumedPoints > options.maxFailuresPerAddress ? ip.msBeforeNext : 0,
+      );
+      if (refusedFor > 0) {
+        // A refused attempt is no guess: it does not count (else a refused client never ages out).
+        await Promise.all([giveBack(byPair, pairKey), giveBack(byAddress, address), giveBack(byUsername, username)]);
+        throw new ThrottledError(refusedFor / 1000);
+      }
+      const delay = delayOf(user.consumedPoints);
+      if (delay > 0) await sleep(delay);
+      return {
+        async succeeded() {
+          // The pair starts over; the address and the username only get this attempt back.
+          await Promise.all([
+            byPair.delete(pairKey).catch(() => undefined),
+            giveBack(byAddress, address),
+            giveBack(byUsername, username),
+          ]);
+        },
+      };
     },
   };
 }

@@ -2,6 +2,7 @@ import { createPublicKey, type KeyObject, randomUUID } from 'node:crypto';
 import {
   type AccessClaims,
   createTokenVerifier,
+  type NotBeforeStore,
   staticKeySource,
   TOKEN_ALGORITHM,
   type TokenClaims,
@@ -35,7 +36,8 @@ export interface IssuedRefresh {
 }
 
 export interface TokenService {
-  issueAccess(user: TokenSubject): string;
+  /** `sessionId`: the refresh-token family, so a sign-out can outdate the session's access tokens. */
+  issueAccess(user: TokenSubject, sessionId?: string): string;
   issueRefresh(userId: number): IssuedRefresh;
   /** Checks signature, algorithm and type; `allowExpired` for sign-out, where an expired token is harmless. */
   readRefresh(token: string, options?: { allowExpired?: boolean }): RefreshClaims;
@@ -47,7 +49,11 @@ export interface TokenService {
 const newJti = () => randomUUID().replaceAll('-', '');
 const now = () => Math.floor(Date.now() / 1000);
 
-export function createTokenService(keys: SigningKeys, lifetimes: TokenLifetimes): TokenService {
+export function createTokenService(
+  keys: SigningKeys,
+  lifetimes: TokenLifetimes,
+  options: { notBefore?: NotBeforeStore } = {},
+): TokenService {
   const publicKeys = new Map<string, KeyObject>(
     keys.publicJwks.map((jwk) => [jwk.kid, createPublicKey({ key: jwk, format: 'jwk' })]),
   );
@@ -55,7 +61,7 @@ export function createTokenService(keys: SigningKeys, lifetimes: TokenLifetimes)
     jwt.sign(claims, keys.privateKey, { algorithm: TOKEN_ALGORITHM, keyid: keys.kid });
 
   return {
-    issueAccess(user) {
+    issueAccess(user, sessionId) {
       const iat = now();
       const claims: AccessClaims = {
         token_type: 'access',
@@ -66,6 +72,7 @@ export function createTokenService(keys: SigningKeys, lifetimes: TokenLifetimes)
         username: user.username,
         is_staff: user.isStaff,
         is_superuser: user.isSuperuser,
+        ...(sessionId === undefined ? {} : { sid: sessionId }),
       };
       return sign(claims);
     },
@@ -103,6 +110,6 @@ export function createTokenService(keys: SigningKeys, lifetimes: TokenLifetimes)
       return claims as RefreshClaims;
     },
 
-    verifier: createTokenVerifier(staticKeySource(keys.publicJwks)),
+    verifier: createTokenVerifier(staticKeySource(keys.publicJwks), { notBefore: options.notBefore }),
   };
 }

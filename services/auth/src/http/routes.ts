@@ -1,5 +1,5 @@
 import { callerOf, requireUser } from '@imm/auth';
-import { type OpenAPIRegistry, parseBody, registerRoute, route, send, ValidationError } from '@imm/web';
+import { type OpenAPIRegistry, parseBody, parseId, registerRoute, route, send, ValidationError } from '@imm/web';
 import { type Request, type RequestHandler, Router } from 'express';
 import type { Accounts } from '../domain/accounts';
 import type { Sessions } from '../domain/sessions';
@@ -10,11 +10,13 @@ import {
   emptySchema,
   jwksSchema,
   meSchema,
+  passwordChangeBody,
   refreshBody,
   signedInSchema,
   signInBody,
   signUpBody,
   tokenPairSchema,
+  userIdParams,
   userJson,
 } from './schemas';
 
@@ -47,13 +49,16 @@ export function authRoutes(deps: AuthRoutesDeps, registry: OpenAPIRegistry): Rou
   route(router, '/api/sign-up/', {
     post: async (req, res) => {
       const body = parseBody(signUpBody, req);
-      const { user, token } = await accounts.signUp({
-        username: body.username,
-        email: body.email,
-        password: body.password,
-        firstName: body.first_name,
-        lastName: body.last_name,
-      });
+      const { user, token } = await accounts.signUp(
+        {
+          username: body.username,
+          email: body.email,
+          password: body.password,
+          firstName: body.first_name,
+          lastName: body.last_name,
+        },
+        addressOf(req),
+      );
       setTokenCookies(res, token, cookies);
       send(res, { user: userJson(user), token }, 201);
     },
@@ -66,7 +71,7 @@ export function authRoutes(deps: AuthRoutesDeps, registry: OpenAPIRegistry): Rou
     secured: false,
     body: signUpBody,
     success: { status: 201, description: 'The new user and its tokens', result: signedInSchema, headers: COOKIES_SET },
-    errors: [400, 415],
+    errors: [400, 415, 429, 503],
   });
 
   const signIn: RequestHandler = async (req, res) => {
@@ -90,7 +95,7 @@ export function authRoutes(deps: AuthRoutesDeps, registry: OpenAPIRegistry): Rou
         result: signedInSchema,
         headers: COOKIES_SET,
       },
-      errors: [400, 401, 415, 429],
+      errors: [400, 401, 415, 429, 503],
     });
   }
 
@@ -153,6 +158,53 @@ export function authRoutes(deps: AuthRoutesDeps, registry: OpenAPIRegistry): Rou
     secured: true,
     success: { status: 200, description: 'The caller', result: meSchema },
     errors: [401],
+  });
+
+  route(router, '/api/me/password/', {
+    post: [
+      signedIn,
+      async (req, res) => {
+        const body = parseBody(passwordChangeBody, req);
+        await accounts.changePassword(
+          callerOf(req),
+          { oldPassword: body.old_password, newPassword: body.new_password },
+          addressOf(req),
+        );
+        clearTokenCookies(res, cookies);
+        send(res, {});
+      },
+    ],
+  });
+  registerRoute(registry, {
+    method: 'post',
+    path: '/api/me/password/',
+    summary:
+      'Change the password: every session of the user ends and its access tokens stop working at once (sign in again)',
+    tags: TAGS,
+    secured: true,
+    body: passwordChangeBody,
+    success: { status: 200, description: 'Changed; signed out everywhere', result: emptySchema },
+    errors: [400, 401, 415, 429],
+  });
+
+  route(router, '/api/users/:id/deactivate/', {
+    post: [
+      signedIn,
+      async (req, res) => {
+        const user = await accounts.deactivate(callerOf(req), parseId(req.params.id));
+        send(res, { user: userJson(user) });
+      },
+    ],
+  });
+  registerRoute(registry, {
+    method: 'post',
+    path: '/api/users/{id}/deactivate/',
+    summary: 'Deactivate a user (superusers only): its sessions end and its access tokens stop working at once',
+    tags: TAGS,
+    secured: true,
+    params: userIdParams,
+    success: { status: 200, description: 'The deactivated user', result: meSchema },
+    errors: [401, 403, 404],
   });
 
   route(router, '/api/auth/jwks.json', {

@@ -61,6 +61,18 @@ export const refreshBody = z
   })
   .meta({ id: 'RefreshToken' });
 
+export const passwordChangeBody = z
+  .object({
+    old_password: z.string().min(1),
+    new_password: z.string().min(1).meta({
+      minLength: 8,
+      description: '8 to 72 bytes (UTF-8), at least 8 characters, not entirely numeric, not the username',
+    }),
+  })
+  .meta({ id: 'PasswordChange' });
+
+export const userIdParams = z.object({ id: z.string().meta({ description: 'User id (a positive integer)' }) });
+
 export const userSchema = z
   .object({
     id: z.number().int(),

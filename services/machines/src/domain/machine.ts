@@ -174,6 +174,17 @@ export function machineView(machine: Machine): MachineView {
   };
 }
 
+/**
+ * A machine as `caller` may see it: the endpoint (it may hold credentials, and it maps the machine
+ * network) only for its owner and superusers; `null` for everyone else.
+ */
+export function machineViewFor(caller: Caller): (machine: Machine) => MachineView {
+  return (machine) => {
+    const view = machineView(machine);
+    return mayWrite(caller, machine) ? view : { ...view, endpoint: null };
+  };
+}
+
 /** What the OPC UA status monitor saw (the `operations.machine.status_observed` event). */
 export interface Observation {
   status: MachineStatusValue;

@@ -3,7 +3,7 @@ import { pageRequestOf, pageView, parseId, route, send, singleValues, Validation
 import express, { type Request, type RequestHandler, type Router } from 'express';
 import type { z } from 'zod';
 import type { ListRequest, OrderField } from '../domain/listing';
-import { type Caller, type MachineChanges, machineView } from '../domain/machine';
+import { type Caller, type MachineChanges, machineView, machineViewFor } from '../domain/machine';
 import type { MachineService } from '../domain/machine-service';
 import { createMachineBody, listQuerySchema, patchMachineBody, replaceMachineBody } from './schemas';
 
@@ -67,7 +67,7 @@ export function machinesRouter({ service, verifier }: MachinesRouterDeps): Route
 
   route(router, '/api/machines', {
     get: guarded(async (req, res) => {
-      send(res, pageView(req, await service.list(listRequestOf(req)), machineView));
+      send(res, pageView(req, await service.list(listRequestOf(req)), machineViewFor(callerOf(req))));
     }),
     post: guarded(async (req, res) => {
       const caller = callerOf(req);
@@ -86,7 +86,7 @@ export function machinesRouter({ service, verifier }: MachinesRouterDeps): Route
 
   route(router, '/api/machines/:id', {
     get: guarded(async (req, res) => {
-      send(res, machineView(await service.get(parseId(req.params.id))));
+      send(res, machineViewFor(callerOf(req))(await service.get(parseId(req.params.id))));
     }),
     put: guarded(async (req, res) => {
       const caller = callerOf(req);

@@ -1,5 +1,11 @@
 import { OperationResult } from '@imm/contracts';
-import { EndpointRejectedError, type MachineDriver, MachineFailedError, TransportError } from '../drivers/driver';
+import {
+  EndpointRejectedError,
+  type FailureReason,
+  type MachineDriver,
+  MachineFailedError,
+  TransportError,
+} from '../drivers/driver';
 import type { Command } from './commands';
 
 export type FinalResult =
@@ -9,8 +15,10 @@ export type FinalResult =
 
 export interface CommandOutcome {
   result: FinalResult;
-  /** Why it failed, for the history entry; null on success. */
+  /** Why it failed, for the history entry: a short fixed reason; null on success. */
   message: string | null;
+  /** What exactly went wrong, for the worker's log only. */
+  detail?: string;
 }
 
 export interface DrivePolicy {
@@ -61,10 +69,11 @@ export async function driveCommand(
     driver = connect();
   } catch (error) {
     if (error instanceof EndpointRejectedError)
-      return { result: OperationResult.INTERNALFAILED, message: error.message };
+      return { result: OperationResult.INTERNALFAILED, message: error.reason, detail: error.message };
     throw error;
   }
   let lastError = 'no attempt made';
+  let lastReason: FailureReason = 'no answer';
   for (let attempt = 1; attempt <= policy.attempts; attempt++) {
     if (attempt > 1) await pause(policy.backoffMs * 2 ** (attempt - 2), cancel);
     if (cancel.aborted) throw new DriveCancelledError();
@@ -76,14 +85,20 @@ export async function driveCommand(
     } catch (error) {
       if (cancel.aborted) throw new DriveCancelledError();
       if (error instanceof EndpointRejectedError)
-        return { result: OperationResult.INTERNALFAILED, message: error.message };
+        return { result: OperationResult.INTERNALFAILED, message: error.reason, detail: error.message };
+      // What the machine itself answered (e.g. BadInvalidState): its own words, no network detail.
       if (error instanceof MachineFailedError) return { result: OperationResult.REMOTEFAILED, message: error.message };
       // A driver's own bug counts as no answer too: retried, then INTERNALFAILED, never stuck.
       const text = error instanceof Error ? error.message : String(error);
       lastError =
         error instanceof TransportError && text === 'timed out' ? `timed out after ${policy.timeoutMs} ms` : text;
+      lastReason = error instanceof TransportError ? error.reason : 'no answer';
     }
   }
   const tries = policy.attempts === 1 ? '1 attempt' : `${policy.attempts} attempts`;
-  return { result: OperationResult.INTERNALFAILED, message: `no answer from the machine after ${tries}: ${lastError}` };
+  return {
+    result: OperationResult.INTERNALFAILED,
+    message: lastReason,
+    detail: `no usable answer from the machine after ${tries}: ${lastError}`,
+  };
 }

@@ -14,17 +14,36 @@ export interface MachineDriver {
   execute(command: Command, signal: AbortSignal): Promise<DriverOutcome>;
 }
 
+/**
+ * The short, fixed reason a user reads in the history. The detail (status codes, replies, socket
+ * errors, the allowed networks) goes to the worker's log only: shown to users it would let anyone
+ * who registers a machine map the machine network.
+ */
+export type FailureReason = 'no answer' | 'refused' | 'bad reply';
+
 export class TransportError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  readonly reason: FailureReason;
+  constructor(message: string, options?: { cause?: unknown; reason?: FailureReason }) {
     super(message, options);
     this.name = 'TransportError';
+    this.reason = options?.reason ?? 'no answer';
   }
 }
 
+/** The history's reason for an endpoint the worker must not reach. */
+export const NOT_ALLOWED_REASON = 'not allowed by the network policy';
+/** The history's reason for an endpoint no driver speaks. */
+export const NO_DRIVER_REASON = 'no driver for this endpoint';
+/** The history's reason for an endpoint that names nothing usable (bad parameters, no such machine node). */
+export const UNUSABLE_ENDPOINT_REASON = 'endpoint not usable';
+
 export class EndpointRejectedError extends Error {
-  constructor(message: string) {
+  /** The history's fixed reason; the message is the detail, for the worker's log. */
+  readonly reason: string;
+  constructor(message: string, reason: string = UNUSABLE_ENDPOINT_REASON) {
     super(message);
     this.name = 'EndpointRejectedError';
+    this.reason = reason;
   }
 }
 

@@ -3,14 +3,24 @@ import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { isIP, type LookupFunction } from 'node:net';
 import { currentRequestId, REQUEST_ID_HEADER } from '@imm/logging';
-import { abortedError, type DriverFactory, type DriverOutcome, EndpointRejectedError, TransportError } from './driver';
+import {
+  abortedError,
+  type DriverFactory,
+  type DriverOutcome,
+  EndpointRejectedError,
+  NOT_ALLOWED_REASON,
+  TransportError,
+} from './driver';
 import type { NetworkPolicy } from './network-policy';
 
 /** A reply larger than this is not the protocol's small JSON object. */
 const MAX_REPLY_BYTES = 64 * 1024;
 
 function notAllowed(host: string, policy: NetworkPolicy): EndpointRejectedError {
-  return new EndpointRejectedError(`endpoint host ${host} is outside MACHINE_NETWORKS (${policy.networks.join(', ')})`);
+  return new EndpointRejectedError(
+    `endpoint host ${host} is outside MACHINE_NETWORKS (${policy.networks.join(', ')})`,
+    NOT_ALLOWED_REASON,
+  );
 }
 
 /**
@@ -39,7 +49,7 @@ function readReply(response: IncomingMessage): Promise<string> {
       size += chunk.length;
       if (size > MAX_REPLY_BYTES) {
         response.destroy();
-        reject(new TransportError('reply too large'));
+        reject(new TransportError('reply too large', { reason: 'bad reply' }));
         return;
       }
       chunks.push(chunk);
@@ -51,17 +61,20 @@ function readReply(response: IncomingMessage): Promise<string> {
 
 /** The protocol's answer: `{"result": 1}` is success, `{"result": 2}` failed; all else is nonsense. */
 function outcomeOf(status: number, text: string): DriverOutcome {
-  if (status < 200 || status > 299) throw new TransportError(`machine answered HTTP ${status}`);
+  if (status < 200 || status > 299)
+    throw new TransportError(`machine answered HTTP ${status}`, { reason: 'bad reply' });
   let reply: unknown;
   try {
     reply = JSON.parse(text);
   } catch {
-    throw new TransportError('machine answered with something other than JSON');
+    throw new TransportError('machine answered with something other than JSON', { reason: 'bad reply' });
   }
   const result = reply && typeof reply === 'object' ? (reply as { result?: unknown }).result : undefined;
   if (result === 1) return 'success';
   if (result === 2) return 'failed';
-  throw new TransportError(`machine answered with an unknown result: ${JSON.stringify(result) ?? 'none'}`);
+  throw new TransportError(`machine answered with an unknown result: ${JSON.stringify(result) ?? 'none'}`, {
+    reason: 'bad reply',
+  });
 }
 
 /**
@@ -103,6 +116,7 @@ export const httpDriver: DriverFactory = (endpoint, context) => {
             reject(
               new TransportError(`machine unreachable: ${(error as NodeJS.ErrnoException).code ?? error.message}`, {
                 cause: error,
+                reason: (error as NodeJS.ErrnoException).code === 'ECONNREFUSED' ? 'refused' : 'no answer',
               }),
             );
         });

@@ -12,7 +12,7 @@ import {
   type UserIdentityInfo,
   UserTokenType,
 } from 'node-opcua-client';
-import { EndpointRejectedError, TransportError } from './driver';
+import { EndpointRejectedError, NOT_ALLOWED_REASON, TransportError } from './driver';
 import { type OpcuaEndpoint, serverUrlAt, sessionKeyOf } from './opcua-endpoint';
 import { findMachineNodes, type MachineNodes } from './opcua-nodes';
 import type { NetworkPolicy } from './network-policy';
@@ -79,7 +79,10 @@ export async function createCertificateManager(settings: OpcuaSettings): Promise
  */
 export async function allowedAddress(host: string, policy: NetworkPolicy): Promise<string> {
   const outside = () =>
-    new EndpointRejectedError(`endpoint host ${host} is outside MACHINE_NETWORKS (${policy.networks.join(', ')})`);
+    new EndpointRejectedError(
+      `endpoint host ${host} is outside MACHINE_NETWORKS (${policy.networks.join(', ')})`,
+      NOT_ALLOWED_REASON,
+    );
   if (isIP(host)) {
     if (!policy.allows(host)) throw outside();
     return host;
@@ -290,6 +293,7 @@ export function createOpcuaSessionPool(settings: OpcuaSettings, logger: Logger):
       } else if (!policy.allows(pooled.address)) {
         throw new EndpointRejectedError(
           `endpoint host ${endpoint.host} is outside MACHINE_NETWORKS (${policy.networks.join(', ')})`,
+          NOT_ALLOWED_REASON,
         );
       }
       const lent = pooled;

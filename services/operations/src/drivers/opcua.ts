@@ -20,6 +20,8 @@ import type { NetworkPolicy } from './network-policy';
  */
 export class OutcomeUnknownError extends EndpointRejectedError {
   override name = 'OutcomeUnknownError';
+  /** Not retried (it may have arrived), and for the history: the machine gave no answer. */
+  override readonly reason = 'no answer';
 }
 
 /** START calls StartJob and waits for JOB_IN_PRODUCTION; STOP ends the job with FinishJob. */

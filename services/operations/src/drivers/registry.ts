@@ -1,5 +1,11 @@
 import { SpanKind, tracingEnabled, withSpan } from '@imm/telemetry';
-import { type DriverContext, type DriverFactory, EndpointRejectedError, type MachineDriver } from './driver';
+import {
+  type DriverContext,
+  type DriverFactory,
+  EndpointRejectedError,
+  type MachineDriver,
+  NO_DRIVER_REASON,
+} from './driver';
 
 /** A machine without an endpoint is the built-in simulated machine. */
 export const DEFAULT_ENDPOINT = 'sim://default';
@@ -17,10 +23,11 @@ export function createDriverRegistry(factories: Record<string, DriverFactory>, c
       try {
         url = new URL(endpoint ?? DEFAULT_ENDPOINT);
       } catch {
-        throw new EndpointRejectedError(`endpoint is not a URL: ${endpoint}`);
+        throw new EndpointRejectedError(`endpoint is not a URL: ${endpoint}`, NO_DRIVER_REASON);
       }
       const factory = factories[url.protocol];
-      if (!factory) throw new EndpointRejectedError(`no driver for endpoint scheme "${url.protocol}"`);
+      if (!factory)
+        throw new EndpointRejectedError(`no driver for endpoint scheme "${url.protocol}"`, NO_DRIVER_REASON);
       const driver = factory(url, context);
       return tracingEnabled ? traced(driver, url.protocol.slice(0, -1)) : driver;
     },

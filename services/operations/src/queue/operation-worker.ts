@@ -90,7 +90,7 @@ export function startOperationWorker(options: OperationWorkerOptions): Operation
     const finished = await recordResult(repository, entry, outcome, log);
     if (finished) {
       countCommand(finished.command, finished.result);
-      log.info({ result: finished.result, message: finished.message }, 'command finished');
+      log.info({ result: finished.result, message: finished.message, detail: outcome.detail }, 'command finished');
       options.onFinished?.(finished);
     } else {
       log.info('command had been finished already; this run changed nothing');
