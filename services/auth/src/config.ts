@@ -97,6 +97,11 @@ export const authShape = {
   PASSWORD_WORK_CONCURRENCY: env.int(4, 1),
   /** Password hashes and checks waiting beyond those; one more gets 503 at once. */
   PASSWORD_WORK_QUEUE: env.int(32, 0),
+  /**
+   * Nice value of the hashing threads (0–19): above 0 they yield the CPU to request handling, so
+   * sign-ins at full load slow sign-ins, not everybody's reads.
+   */
+  PASSWORD_WORK_NICE: env.int(10, 0, 19),
 };
 
 export type AuthConfig = ReturnType<typeof loadAuthConfig>;

@@ -13,6 +13,7 @@ import { redisNotBeforeMarks } from './data/not-before-marks';
 import { signingKeyRepository } from './data/signing-key-repository';
 import { createUserImportStore } from './data/user-import-store';
 import { createAccounts } from './domain/accounts';
+import { startHashingThreads } from './adapters/hashing-threads';
 import { createPasswordHasher } from './domain/passwords';
 import { createPasswordWork } from './domain/password-work';
 import { createSessions } from './domain/sessions';
@@ -97,6 +98,8 @@ export async function startAuthService(config: AuthConfig, logger = createLogger
     );
     const marks = redisNotBeforeMarks(redis, config.REDIS_PREFIX, config.ACCESS_TOKEN_LIFETIME);
     const sessions = createSessions({ orm, tokens, marks, logger });
+    const hashing = startHashingThreads({ threads: config.PASSWORD_WORK_CONCURRENCY, nice: config.PASSWORD_WORK_NICE });
+    closers.push(() => hashing.close());
     const accounts = createAccounts({
       orm,
       hasher: measuredHasher(
@@ -108,6 +111,7 @@ export async function startAuthService(config: AuthConfig, logger = createLogger
               maxQueued: config.PASSWORD_WORK_QUEUE,
             }),
           ),
+          hashing,
         ),
       ),
       sessions,
