@@ -112,3 +112,20 @@ export function processNamed(name: ProcessName): ProcessDescription {
 
 /** The variable through which a process finds another one (the gateway's `MACHINES_URL`). */
 export const urlVariableOf = (name: ProcessName) => `${name.toUpperCase()}_URL`;
+
+/**
+ * The telemetry preload every process starts with: it starts tracing before the process's modules
+ * load when an OTLP endpoint is configured, and loads nothing otherwise (libs/telemetry).
+ */
+export const telemetryPreload = {
+  directory: 'libs/telemetry',
+  entry: 'libs/telemetry/src/register.ts',
+  compiled: 'libs/telemetry/dist/register.js',
+};
+
+/** node's arguments for a process: its TypeScript entry under tsx, or its production build. */
+export function nodeArgumentsOf(p: ProcessDescription, compiled: boolean): string[] {
+  return compiled
+    ? ['--enable-source-maps', '--import', `./${telemetryPreload.compiled}`, p.compiled]
+    : ['--import', 'tsx', '--import', '@imm/telemetry/register', p.entry];
+}

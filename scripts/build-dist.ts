@@ -9,7 +9,7 @@ import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, type Plugin } from 'esbuild';
-import { processes } from '../processes';
+import { processes, telemetryPreload } from '../processes';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -34,7 +34,8 @@ export const tools = [
 ];
 
 export async function buildDist(): Promise<string[]> {
-  const targets = [...processes, ...tools];
+  // The telemetry preload is a file of its own: node loads it (`--import`) before the entry.
+  const targets = [...processes, ...tools, telemetryPreload];
   const results = await Promise.all(
     targets.map((p) =>
       build({

@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { concurrently } from 'concurrently';
-import { type ProcessName, processes, urlVariableOf } from '../processes';
+import { nodeArgumentsOf, type ProcessName, processes, urlVariableOf } from '../processes';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const env = process.env;
@@ -24,6 +24,8 @@ const local = (name: ProcessName) => `http://127.0.0.1:${portOf(name)}`;
 // Every process sees the same settings; only its own port and the addresses of the others differ.
 const shared: Record<string, string> = {
   AUTH_JWKS_URL: env.AUTH_JWKS_URL ?? `${local('auth')}/api/auth/jwks.json`,
+  // Readable lines for a person at a terminal, JSON lines for whatever collects them otherwise.
+  LOG_FORMAT: env.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json'),
 };
 const called = processes.filter((p) => processes.some((caller) => caller.needs.processes.includes(p.name)));
 for (const { name } of called) shared[urlVariableOf(name)] = env[urlVariableOf(name)] ?? local(name);
@@ -36,11 +38,9 @@ if (missing.length > 0) {
   );
   process.exit(78);
 }
-// `node --import tsx` runs the TypeScript sources directly, without relying on PATH.
-const commandOf = (p: (typeof processes)[number]) =>
-  compiled
-    ? `"${process.execPath}" --enable-source-maps ${p.compiled}`
-    : `"${process.execPath}" --import tsx ${p.entry}`;
+// `node --import tsx` runs the TypeScript sources directly, without relying on PATH; the telemetry
+// preload comes before the entry (it loads nothing when tracing is off).
+const commandOf = (p: (typeof processes)[number]) => `"${process.execPath}" ${nodeArgumentsOf(p, compiled).join(' ')}`;
 
 // `PROCESSES=auth,gateway` runs only those (to scale or restart one kind on its own).
 const wanted = env.PROCESSES?.split(',')

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { processes } from '../../processes';
+import { processes, telemetryPreload } from '../../processes';
 import { tools } from '../../scripts/build-dist';
 import { read, root, workspaceManifests } from './support';
 
@@ -26,8 +26,12 @@ describe('deploy/Dockerfile', () => {
     expect(runtime).not.toMatch(/^COPY (?!--from=)/m);
     expect(runtime).not.toMatch(/tsx|typescript|\bsrc\b|npm run build/);
     const copiedDist = [...runtime.matchAll(/^COPY --from=build \S+ \/app\/(\S+) \S+$/gm)].map((m) => m[1]);
-    const needed = [...new Set([...processes, ...tools].map((p) => p.compiled.replace(/\/[^/]+$/, '')))];
+    const needed = [
+      ...new Set([...processes, ...tools, telemetryPreload].map((p) => p.compiled.replace(/\/[^/]+$/, ''))),
+    ];
     expect(copiedDist.sort()).toEqual(needed.sort());
+    // Every process, whatever command compose or Kubernetes gives it, starts with the telemetry preload.
+    expect(runtime).toContain(`--import /app/${telemetryPreload.compiled}`);
   });
 
   it('installs only production dependencies for the runtime, from the lock file', () => {

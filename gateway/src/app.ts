@@ -4,6 +4,7 @@ import helmet from 'helmet';
 import type { Redis } from 'ioredis';
 import type { TokenVerifier } from '@imm/auth';
 import type { Logger } from '@imm/logging';
+import { nameRequestSpan } from '@imm/telemetry';
 import { BadRequestError, createHttpApp, NotFoundError, type ReadinessChecks, redisReady } from '@imm/web';
 import { admission, requireAdmittedUser } from './admission';
 import { type GatewayConfig, type Upstream, upstreamUrls } from './config';
@@ -76,6 +77,8 @@ export function createApp(deps: GatewayDeps): Express {
   const tableRoutes: RequestHandler = (req, res, next) => {
     const match = matchRoute(req.path);
     if (!match) return next();
+    res.locals.metricsRoute = match.route.pattern;
+    nameRequestSpan(req.method, match.route.pattern);
     const proxy = proxies[match.route.upstream];
     if (match.route.access === 'public') return proxy(req, res, next);
     // The token was checked at admission, so a bad one never reaches a service; the header goes on unchanged.
@@ -86,6 +89,7 @@ export function createApp(deps: GatewayDeps): Express {
     logger,
     readiness,
     trustProxy: config.TRUST_PROXY,
+    metricsAllow: config.METRICS_ALLOW,
     bodyLimit: config.BODY_LIMIT.text,
     beforeBody: (app) => {
       app.use(allowedHosts(config.ALLOWED_HOSTS));

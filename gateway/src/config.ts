@@ -1,7 +1,8 @@
 import { env, infrastructureShape, loadConfig } from '@imm/config';
+import { addressList, DEFAULT_METRICS_ALLOW } from '@imm/web';
 import { z } from 'zod';
 
-const { MODE, LOG_LEVEL, REDIS_URL, REDIS_PREFIX, REDIS_TIMEOUT_MS, AUTH_JWKS_URL, TRUSTED_PROXIES } =
+const { MODE, LOG_LEVEL, LOG_FORMAT, REDIS_URL, REDIS_PREFIX, REDIS_TIMEOUT_MS, AUTH_JWKS_URL, TRUSTED_PROXIES } =
   infrastructureShape;
 
 const units: Record<string, number> = { b: 1, kb: 1024, mb: 1024 * 1024 };
@@ -48,9 +49,20 @@ const trustProxy = z
     return value;
   });
 
+/** Addresses and CIDR ranges that may read `/metrics` on the gateway's (public) port. */
+const metricsAllow = env.list().transform((entries, ctx) => {
+  try {
+    return addressList(entries.length > 0 ? entries : DEFAULT_METRICS_ALLOW);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    return z.NEVER;
+  }
+});
+
 export const gatewayShape = {
   MODE,
   LOG_LEVEL,
+  LOG_FORMAT,
   REDIS_URL,
   REDIS_PREFIX,
   AUTH_JWKS_URL,
@@ -77,6 +89,7 @@ export const gatewayShape = {
   JWKS_MIN_REFRESH_MS: env.int(5_000, 0),
   /** The merged OpenAPI document refetches the services' parts when older than this. */
   OPENAPI_REFRESH_MS: env.int(60_000, 1_000),
+  METRICS_ALLOW: metricsAllow,
 };
 
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;

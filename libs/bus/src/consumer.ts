@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type EventData, type EventEnvelope, type EventType, eventEnvelopeSchema, events } from '@imm/contracts';
 import { REQUEST_ID_HEADER, runWithRequestId } from '@imm/logging';
+import { extractTraceContext, SpanKind, withSpan } from '@imm/telemetry';
 import {
   AckPolicy,
   ConsumerEvents,
@@ -12,8 +13,10 @@ import {
   ReplayPolicy,
 } from 'nats';
 import { type Bus, declareStreams } from './connection';
+import { busMetrics } from './metrics';
 import { interruptibleSleep } from './sleep';
 import { deadLetterSubject, streamOfType, subjectOf } from './subjects';
+import { natsHeaderGetter } from './tracing';
 
 export interface ConsumerOptions<T extends EventType> {
   /** Consumer name, unique per consuming service and purpose, e.g. `machines-operation-completed`. */
@@ -123,6 +126,7 @@ export function startConsumer<T extends EventType>(bus: Bus, options: ConsumerOp
       msgID: `${durable}:${msg.info.streamSequence}`,
     });
     msg.term(reason.slice(0, 200));
+    busMetrics.deadLetters.labels(durable).inc();
   }
 
   /** While handlers fail, says now and then how many events wait, so an operator sees the backlog grow. */
@@ -160,6 +164,7 @@ export function startConsumer<T extends EventType>(bus: Bus, options: ConsumerOp
 
   async function settle(msg: JsMsg): Promise<void> {
     const attempt = msg.info.deliveryCount;
+    if (attempt > 1) busMetrics.redeliveries.labels(durable).inc();
     let event: EventEnvelope<EventData<T>> | null;
     try {
       event = parse(msg);
@@ -211,6 +216,15 @@ export function startConsumer<T extends EventType>(bus: Bus, options: ConsumerOp
     });
   }
 
+  /** A message that carries a trace context is settled inside a consumer span of that trace. */
+  function settleTraced(msg: JsMsg): Promise<void> {
+    const parent = extractTraceContext(msg.headers, natsHeaderGetter);
+    if (!parent) return settle(msg);
+    const type = msg.subject.slice(bus.prefix.length + 1);
+    const attributes = { 'messaging.consumer.group.name': durable };
+    return withSpan(`process ${type}`, { kind: SpanKind.CONSUMER, parent, attributes }, () => settle(msg));
+  }
+
   /**
    * nats.js rides out disconnects by itself, but keeps polling a consumer that was deleted (e.g. a
    * server that lost its store): end this round so the loop declares it again.
@@ -248,7 +262,7 @@ export function startConsumer<T extends EventType>(bus: Bus, options: ConsumerOp
         logger.debug({ stream, filter }, 'consuming');
         for await (const msg of current) {
           try {
-            await settle(msg);
+            await settleTraced(msg);
           } catch (error) {
             // Dead-lettering needs NATS; without it the message is simply delivered again later.
             logger.warn({ err: error }, 'could not settle message; it will be redelivered');

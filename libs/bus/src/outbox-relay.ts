@@ -2,6 +2,7 @@ import type { EventEnvelope } from '@imm/contracts';
 import type { Database } from '@imm/db';
 import type { Logger } from '@imm/logging';
 import type { Bus } from './connection';
+import { busMetrics, reportOutboxBacklog } from './metrics';
 import { publishEvent } from './publish';
 import { interruptibleSleep } from './sleep';
 
@@ -100,6 +101,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       for (const row of rows) {
         try {
           await publishEvent(bus, row.payload);
+          busMetrics.relayLag.observe((Date.now() - Date.parse(row.payload.occurred_at)) / 1000);
           done.push(row.id);
         } catch (e) {
           // Keep the order: nothing after a failed event goes out before it.
@@ -188,6 +190,13 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   }
 
   const looping = loop();
+  const unreport = reportOutboxBacklog(orm.config.get('schema') ?? 'public', async () => {
+    const [row] = await orm.em
+      .fork()
+      .getConnection()
+      .execute<{ backlog: number }[]>(`select count(*)::int as backlog from ${table} where published_at is null`);
+    return row?.backlog ?? 0;
+  });
   return {
     wake() {
       if (!stopped) void flush();
@@ -197,6 +206,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     stats: () => ({ ...stats }),
     async stop() {
       stopped = true;
+      unreport();
       pause.wake();
       await looping;
       await queued;

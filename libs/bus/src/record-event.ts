@@ -2,16 +2,22 @@ import { randomUUID } from 'node:crypto';
 import { type EventData, type EventEnvelope, type EventType, events } from '@imm/contracts';
 import type { EntityManager } from '@imm/db';
 import { currentRequestId } from '@imm/logging';
+import { currentTraceContext } from '@imm/telemetry';
 import { OutboxMessage, ProcessedEvent } from './outbox-entities';
 
-/** A new envelope for `data`, carrying the request id of the request that caused it. */
+/**
+ * A new envelope for `data`, carrying the request id of the request that caused it and, when
+ * traced, its trace context: the relay publishes long after, outside the request.
+ */
 export function createEnvelope<T extends EventType>(type: T, data: EventData<T>): EventEnvelope<EventData<T>> {
   const requestId = currentRequestId();
+  const traceContext = currentTraceContext();
   return {
     id: randomUUID(),
     type,
     occurred_at: new Date().toISOString(),
     ...(requestId ? { request_id: requestId } : {}),
+    ...(traceContext ? { trace_context: traceContext } : {}),
     // Checked here, where the bug is, rather than by every consumer.
     data: events[type].parse(data) as EventData<T>,
   };

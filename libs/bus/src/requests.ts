@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { type ReplyOf, type RequestName, type RequestOf, requests } from '@imm/contracts';
 import { currentRequestId, REQUEST_ID_HEADER, runWithRequestId } from '@imm/logging';
+import { extractTraceContext, injectTraceContext, SpanKind, tracingEnabled, withSpan } from '@imm/telemetry';
 import { ErrorCode, headers, type Msg, type NatsError } from 'nats';
 import type { Bus } from './connection';
 import { BusRequestError, BusUnavailableError } from './errors';
+import { natsHeaderGetter, natsHeaderSetter } from './tracing';
 
 /** Set on a reply that reports a failure instead of an answer; the body is `{ "message": ... }`. */
 const ERROR_HEADER = 'x-error';
@@ -62,7 +64,10 @@ export function serveRequests<N extends RequestName>(
         return;
       }
       const requestId = msg.headers?.get(REQUEST_ID_HEADER) || randomUUID();
-      const task = runWithRequestId(requestId, () => answer(msg)).finally(() => inFlight.delete(task));
+      const parent = extractTraceContext(msg.headers, natsHeaderGetter);
+      const task = runWithRequestId(requestId, () =>
+        parent ? withSpan(`${name} reply`, { kind: SpanKind.SERVER, parent }, () => answer(msg)) : answer(msg),
+      ).finally(() => inFlight.delete(task));
       inFlight.add(task);
     },
   });
@@ -94,10 +99,14 @@ export async function request<N extends RequestName>(
   if (requestId) h.set(REQUEST_ID_HEADER, requestId);
   let reply: Msg;
   try {
-    reply = await bus.nc.request(subjectOfRequest(bus.prefix, name), JSON.stringify(body), {
-      timeout: timeoutMs,
-      headers: h,
-    });
+    const ask = () =>
+      bus.nc.request(subjectOfRequest(bus.prefix, name), JSON.stringify(body), { timeout: timeoutMs, headers: h });
+    reply = await (tracingEnabled
+      ? withSpan(`${name} request`, { kind: SpanKind.CLIENT }, () => {
+          injectTraceContext(h, natsHeaderSetter);
+          return ask();
+        })
+      : ask());
   } catch (error) {
     const code = (error as NatsError).code;
     const reason = code === ErrorCode.NoResponders ? 'no responders' : code === ErrorCode.Timeout ? 'timed out' : code;

@@ -61,6 +61,8 @@ function isProxyEntry(entry: string): boolean {
 export const infrastructureShape = {
   MODE: env.mode(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `json` lines (the default) or `pretty` readable ones; `npm start` picks pretty on a terminal. */
+  LOG_FORMAT: z.enum(['json', 'pretty']).default('json'),
   DATABASE_URL: env.url('postgres://postgres@127.0.0.1:5432/imm'),
   REDIS_URL: env.url('redis://127.0.0.1:6379'),
   NATS_URL: z.string().default('nats://127.0.0.1:4222'),

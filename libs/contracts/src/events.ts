@@ -10,6 +10,8 @@ export const eventEnvelopeSchema = z.object({
   type: z.string(),
   occurred_at: z.iso.datetime(),
   request_id: z.string().optional(),
+  /** W3C trace context (`traceparent`, `tracestate`) of the work that recorded the event, when traced. */
+  trace_context: z.record(z.string(), z.string()).optional(),
   data: z.unknown(),
 });
 export type EventEnvelope<T = unknown> = Omit<z.infer<typeof eventEnvelopeSchema>, 'data'> & { data: T };

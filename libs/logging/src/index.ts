@@ -1,5 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { traceFields, tracingEnabled } from '@imm/telemetry';
 import pino, { type Logger } from 'pino';
 import { errorSerializer } from './error-serializer';
 
@@ -30,20 +32,40 @@ export function acceptRequestId(candidate: unknown): string {
   return randomUUID();
 }
 
+function requestFields(): object {
+  const requestId = currentRequestId();
+  return requestId ? { requestId } : {};
+}
+
+/** With tracing on, a line written inside a trace also names its trace and span. */
+function requestAndTraceFields(): object {
+  const requestId = currentRequestId();
+  const trace = traceFields();
+  if (!trace) return requestId ? { requestId } : {};
+  return requestId ? { requestId, ...trace } : trace;
+}
+
 /**
  * stdout, written asynchronously: a request never waits for its log line to reach a slow pipe, and
  * lines logged while a write is in flight go out together in one write. pino flushes what is
  * left when the process exits. One destination per process, whatever the number of loggers.
+ * `LOG_FORMAT=pretty` makes it readable lines (pino-pretty, coloured where the terminal takes it).
  */
 let stdout: pino.DestinationStream | undefined;
 function stdoutDestination(): pino.DestinationStream {
-  stdout ??= pino.destination({ dest: 1, sync: false });
+  stdout ??= process.env.LOG_FORMAT === 'pretty' ? prettyDestination() : pino.destination({ dest: 1, sync: false });
   return stdout;
 }
 
+function prettyDestination(): pino.DestinationStream {
+  // Loaded only when asked for: JSON needs none of it.
+  const pretty = createRequire(import.meta.url)('pino-pretty') as (options: object) => pino.DestinationStream;
+  return pretty({ translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name,service', sync: false });
+}
+
 /**
- * JSON lines on stdout. Passwords, tokens and authorization headers are redacted wherever they
- * appear, so no code path can log them by accident.
+ * JSON lines on stdout (or readable ones with `LOG_FORMAT=pretty`). Passwords, tokens and
+ * authorization headers are redacted wherever they appear, so no code path can log them by accident.
  */
 export function createLogger(name: string, level = process.env.LOG_LEVEL ?? 'info'): Logger {
   return pino(
@@ -54,10 +76,7 @@ export function createLogger(name: string, level = process.env.LOG_LEVEL ?? 'inf
       timestamp: pino.stdTimeFunctions.isoTime,
       // Errors (driver errors included) lose any hash or token in their text.
       serializers: { err: errorSerializer },
-      mixin() {
-        const requestId = currentRequestId();
-        return requestId ? { requestId } : {};
-      },
+      mixin: tracingEnabled ? requestAndTraceFields : requestFields,
       redact: {
         paths: [
           'password',

@@ -20,3 +20,4 @@ export {
 } from './system';
 export { type HttpMachines, type ReceivedCommand, startHttpMachines } from './http-machines';
 export { startTcpProxy, type TcpProxy } from './tcp-proxy';
+export { type ExportedSpan, type OtlpReceiver, startOtlpReceiver } from './otlp-receiver';

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { type ProcessName, processes, processNamed, urlVariableOf } from '../../../processes';
+import { nodeArgumentsOf, type ProcessName, processes, processNamed, urlVariableOf } from '../../../processes';
 import { dropTestDatabase, testInfrastructure } from './infrastructure';
 import { freePort, waitFor } from './wait-for';
 
@@ -143,9 +143,7 @@ export function spawnProcess(
   options: { compiled?: boolean } = {},
 ): RunningProcess {
   const description = processNamed(name);
-  const args = options.compiled
-    ? ['--enable-source-maps', description.compiled]
-    : ['--import', 'tsx', description.entry];
+  const args = nodeArgumentsOf(description, options.compiled ?? false);
   const child = spawn(process.execPath, args, {
     cwd: root,
     env: { ...process.env, ...env },

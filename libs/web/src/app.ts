@@ -5,6 +5,8 @@ import { NotAcceptableError, UnsupportedMediaTypeError } from './errors';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { route } from './routes';
 import { healthRoutes, type ReadinessChecks } from './health';
+import { httpMetrics, metricsRoute } from './metrics';
+import type { BlockList } from 'node:net';
 
 /** Takes the client's request id (or makes one), echoes it, and binds it to every log line. */
 export const requestId: RequestHandler = (req, res, next) => {
@@ -55,9 +57,11 @@ export interface HttpAppOptions {
   openApi?: object;
   /** Express `trust proxy`: whose X-Forwarded-For to believe; only a proxy on this host by default. */
   trustProxy?: string | boolean | number;
+  /** Who may read `/metrics` (the gateway's port is public); everyone when absent. */
+  metricsAllow?: BlockList;
 }
 
-/** Every process's HTTP app: the same request ids, logs, JSON rules, health, 404 and envelope. */
+/** Every process's HTTP app: the same request ids, logs, metrics, JSON rules, health, 404 and envelope. */
 export function createHttpApp(options: HttpAppOptions): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -81,6 +85,9 @@ export function createHttpApp(options: HttpAppOptions): Express {
     }),
   );
   app.use(healthRoutes(options.readiness));
+  // Probes and scrapes are answered before the request histogram, so they do not fill it.
+  app.use(metricsRoute(options.metricsAllow));
+  app.use(httpMetrics);
   // Before the JSON-only Accept rule: the gateway's HTML docs pages and its proxy (the services
   // apply the rule themselves) are mounted here.
   options.beforeBody?.(app);

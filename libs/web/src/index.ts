@@ -6,6 +6,7 @@ export * from './validation';
 export * from './routes';
 export * from './app';
 export * from './health';
+export * from './metrics';
 export * from './server';
 export * from './lifecycle';
 export * from './openapi';

@@ -2,6 +2,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { exitOnConfigError } from '@imm/config';
 import { createLogger, type Logger } from '@imm/logging';
+import { flushTracing } from '@imm/telemetry';
 import type { Server } from 'node:http';
 import type { Express } from 'express';
 import { boundPort, closeServer, listen, onShutdown } from './server';
@@ -86,7 +87,9 @@ export async function runMain<C extends { LOG_LEVEL: string }>(options: MainOpti
   const logger = createLogger(options.name, config.LOG_LEVEL);
   try {
     const running = await options.start(config, logger);
-    onShutdown(running.stop, logger, options.shutdownDeadlineMs?.(config));
+    // The last spans (of the shutdown too) are exported before the process exits.
+    const stop = () => running.stop().finally(flushTracing);
+    onShutdown(stop, logger, options.shutdownDeadlineMs?.(config));
   } catch (error) {
     logger.fatal({ err: error }, `${options.title} failed to start`);
     process.exit(1);

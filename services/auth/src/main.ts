@@ -22,6 +22,7 @@ import { createSignUpThrottle } from './domain/sign-up-throttle';
 import { resolveSigningKeys } from './domain/signing-keys';
 import { createTokenService } from './domain/tokens';
 import { serveImportUsers } from './events/import-users';
+import { measuredHasher, measuredPasswordWork } from './metrics';
 
 export interface RunningAuthService {
   server: Server;
@@ -101,10 +102,17 @@ export async function startAuthService(config: AuthConfig, logger = createLogger
     closers.push(() => hashing.close());
     const accounts = createAccounts({
       orm,
-      hasher: createPasswordHasher(
-        config.BCRYPT_ROUNDS,
-        createPasswordWork({ concurrency: config.PASSWORD_WORK_CONCURRENCY, maxQueued: config.PASSWORD_WORK_QUEUE }),
-        hashing,
+      hasher: measuredHasher(
+        createPasswordHasher(
+          config.BCRYPT_ROUNDS,
+          measuredPasswordWork(
+            createPasswordWork({
+              concurrency: config.PASSWORD_WORK_CONCURRENCY,
+              maxQueued: config.PASSWORD_WORK_QUEUE,
+            }),
+          ),
+          hashing,
+        ),
       ),
       sessions,
       throttle: createSignInThrottle({

@@ -1,3 +1,4 @@
+import { SpanKind, tracingEnabled, withSpan } from '@imm/telemetry';
 import {
   type DriverContext,
   type DriverFactory,
@@ -27,7 +28,18 @@ export function createDriverRegistry(factories: Record<string, DriverFactory>, c
       const factory = factories[url.protocol];
       if (!factory)
         throw new EndpointRejectedError(`no driver for endpoint scheme "${url.protocol}"`, NO_DRIVER_REASON);
-      return factory(url, context);
+      const driver = factory(url, context);
+      return tracingEnabled ? traced(driver, url.protocol.slice(0, -1)) : driver;
     },
+  };
+}
+
+/** Each attempt at the machine is a span of its own (the endpoint itself stays out: it may hold credentials). */
+function traced(driver: MachineDriver, scheme: string): MachineDriver {
+  return {
+    execute: (command, signal) =>
+      withSpan(`driver ${scheme} ${command}`, { kind: SpanKind.CLIENT, attributes: { 'imm.driver': scheme } }, () =>
+        driver.execute(command, signal),
+      ),
   };
 }

@@ -23,6 +23,7 @@ import type { HistoryEntry, HistoryFilter } from '../domain/history';
 import type { OperationService, ReplayableResponse } from '../domain/operation-service';
 import { historyQuerySchema, idempotencyKeySchema, machineHistoryQuerySchema, operationBody } from './schemas';
 import { entryLocation, entryView } from './views';
+import { countCommand } from '../metrics';
 
 const IDEMPOTENCY_HEADER = 'idempotency-key';
 
@@ -106,6 +107,7 @@ export function operationsRouter({ service, verifier }: OperationsRouterDeps): R
         res.set('Idempotent-Replayed', 'true');
         write(res, outcome.response);
       } else {
+        countCommand(outcome.entry.command, outcome.entry.result);
         write(res, responseFor(outcome.entry, language));
       }
     }),

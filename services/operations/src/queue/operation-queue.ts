@@ -1,12 +1,15 @@
 import type { Logger } from '@imm/logging';
+import { currentTraceContext, SpanKind, type TraceCarrier, tracingEnabled, withSpan } from '@imm/telemetry';
 import { Queue } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { CommandOutcome } from '../domain/drive-command';
 import type { HistoryEntry } from '../domain/history';
 import type { JobSubmitter } from '../domain/operation-service';
+import { reportQueueDepth } from '../metrics';
 
 export const QUEUE_NAME = 'operations';
 const JOB_NAME = 'drive';
+const SEND_SPAN = `send ${QUEUE_NAME}`;
 
 /** What a job carries: the entry is the truth, read again by the worker. */
 export interface OperationJob {
@@ -16,6 +19,8 @@ export interface OperationJob {
    * database was away, or it was stopping): whoever runs the job next records this, sending nothing.
    */
   outcome?: CommandOutcome;
+  /** W3C trace context of the request that queued it, when traced: the worker continues that trace. */
+  trace?: TraceCarrier;
 }
 
 /** BullMQ refuses integer ids, so the entry id gets a prefix: one job per entry, never two. */
@@ -60,6 +65,7 @@ export function createOperationQueue(connection: Redis, prefix: string, logger: 
   const queue = new Queue<OperationJob>(QUEUE_NAME, { connection, prefix });
   // Connection errors are logged by the connection; without a listener they would crash the process.
   queue.on('error', (error) => logger.debug({ err: error }, 'queue error'));
+  reportQueueDepth(queue);
   return queue;
 }
 
@@ -90,7 +96,15 @@ export function createJobSubmitter(queue: Queue<OperationJob>, logger: Logger, t
   return {
     async submit(entry) {
       try {
-        await withTimeout(queue.add(JOB_NAME, { entryId: entry.id }, jobOptions(entry.id)), timeoutMs);
+        const add = (data: OperationJob) => withTimeout(queue.add(JOB_NAME, data, jobOptions(entry.id)), timeoutMs);
+        if (tracingEnabled) {
+          // The job carries the context of its own `send` span, so the worker's span is its child.
+          await withSpan(SEND_SPAN, { kind: SpanKind.PRODUCER }, () =>
+            add({ entryId: entry.id, trace: currentTraceContext() }),
+          );
+        } else {
+          await add({ entryId: entry.id });
+        }
       } catch (error) {
         logger.warn({ err: error, operationId: entry.id }, 'could not queue the command now; the sweeper will');
       }

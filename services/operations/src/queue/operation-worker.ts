@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { OperationResult } from '@imm/contracts';
 import { type Logger, runWithRequestId } from '@imm/logging';
+import { SpanKind, withSpan } from '@imm/telemetry';
 import { DelayedError, type Job, WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { OperationRepository } from '../data/operation-repository';
@@ -14,6 +15,7 @@ import {
 } from '../domain/drive-command';
 import type { HistoryEntry } from '../domain/history';
 import type { DriverRegistry } from '../drivers/registry';
+import { countCommand, jobWait } from '../metrics';
 import { type OperationJob, QUEUE_NAME } from './operation-queue';
 
 export interface OperationWorkerOptions {
@@ -160,6 +162,7 @@ export function startOperationWorker(options: OperationWorkerOptions): Operation
       }
       const finished = await recordResult(entry, outcome, job, token, stopping, log);
       if (finished) {
+        countCommand(finished.command, finished.result);
         log.info({ result: finished.result, message: finished.message, detail: outcome.detail }, 'command finished');
         options.onFinished?.(finished);
       } else {
@@ -189,6 +192,15 @@ export function startOperationWorker(options: OperationWorkerOptions): Operation
 
   // Three parameters: BullMQ then hands us an abort signal, which cancelAllJobs() triggers.
   async function processJob(job: Job<OperationJob>, token?: string, signal?: AbortSignal): Promise<void> {
+    jobWait.observe(((job.processedOn ?? Date.now()) - job.timestamp) / 1000);
+    const { trace } = job.data;
+    if (!trace) return processEntry(job, token, signal);
+    return withSpan(`process ${QUEUE_NAME}`, { kind: SpanKind.CONSUMER, parent: trace }, () =>
+      processEntry(job, token, signal),
+    );
+  }
+
+  async function processEntry(job: Job<OperationJob>, token?: string, signal?: AbortSignal): Promise<void> {
     const entry = await repository.findEntry(job.data.entryId);
     // Finished already (a duplicate job, or the deadline sweep), or never committed.
     if (!entry || entry.result !== OperationResult.PENDING) return;
