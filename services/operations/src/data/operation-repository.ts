@@ -11,7 +11,7 @@ import type {
   ReplayableResponse,
   StoredIdempotency,
 } from '../domain/operation-service';
-import { operationRequestedEvent, recordOperationCompleted } from '../events/operation-events';
+import { operationCompletedEvent, operationRequestedEvent, recordOperationCompleted } from '../events/operation-events';
 import { IdempotencyRow, type OperationRecord, OperationRow } from './entities';
 
 const ONE_PENDING_PER_MACHINE = 'operation_one_pending_per_machine';
@@ -291,16 +291,35 @@ export function createOperationRepository(orm: Database) {
      * it was finished already.
      */
     async finish(entry: HistoryEntry, outcome: CommandOutcome): Promise<HistoryEntry | undefined> {
-      const { id } = entry;
-      return fork().transactional(async (tx) => {
-        await lockMachine(tx, entry.machineId);
-        const rows = await tx.execute(
-          'update operation set result = ?, message = ?, finished_at = now() where id = ? and result = ? returning *',
-          [outcome.result, outcome.message, id, OperationResult.PENDING],
+      if (!Number.isSafeInteger(entry.machineId)) throw new Error(`not an id: ${entry.machineId}`);
+      // The finished entry and its completed event are known before the statement, so the result
+      // and the event are one statement: three round trips with the lock and COMMIT.
+      const finished: HistoryEntry = {
+        ...entry,
+        result: outcome.result,
+        message: outcome.message,
+        finishedAt: new Date(),
+      };
+      return sqlTransaction(orm, async (tx) => {
+        await tx.batch([`select pg_advisory_xact_lock(${MACHINE_LOCK}, ${entry.machineId})`]);
+        const rows = await tx.query<{ id: number }>(
+          `with done as (
+             update operation set result = $1, message = $2, finished_at = $3
+             where id = $4 and result = $5 returning id
+           ), event as (
+             insert into outbox_message ${OUTBOX_COLUMNS} select $6::uuid, $7, $8::jsonb, $9::timestamptz from done
+           )
+           select id from done`,
+          [
+            outcome.result,
+            outcome.message,
+            finished.finishedAt,
+            entry.id,
+            OperationResult.PENDING,
+            ...outboxValues(operationCompletedEvent(finished)),
+          ],
         );
-        const [finished] = entriesOf(tx, rows);
-        if (finished) recordOperationCompleted(tx, finished);
-        return finished;
+        return rows.length > 0 ? finished : undefined;
       });
     },
 

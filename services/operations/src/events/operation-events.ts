@@ -25,14 +25,23 @@ export function operationRequestedEvent(entry: HistoryEntry): EventEnvelope {
   return createEnvelope('operations.operation.requested', requestedData(entry));
 }
 
-export function recordOperationCompleted(em: EntityManager, entry: HistoryEntry): void {
+function completedData(entry: HistoryEntry): EventData<'operations.operation.completed'> {
   if (!entry.finishedAt) throw new Error(`operation ${entry.id} is not finished`);
-  recordEvent(em, 'operations.operation.completed', {
+  return {
     ...requestedData(entry),
     result: entry.result,
     message: entry.message,
     finished_at: entry.finishedAt.toISOString(),
-  });
+  };
+}
+
+export function recordOperationCompleted(em: EntityManager, entry: HistoryEntry): void {
+  recordEvent(em, 'operations.operation.completed', completedData(entry));
+}
+
+/** The completed event of a finished entry, for the repository to write with the result itself. */
+export function operationCompletedEvent(entry: HistoryEntry): EventEnvelope {
+  return createEnvelope('operations.operation.completed', completedData(entry));
 }
 
 /** What an OPC UA machine reported (the status monitor); the machines service applies it. */
