@@ -163,13 +163,13 @@ describe('the HTTP driver', () => {
     await waitFor(() => machine.status === 5);
   });
 
-  it('garbage, an unknown result or a 5xx: the machine got the request, so it is sent once and the outcome is unknown', async () => {
+  it('garbage, an unknown result or a 5xx: the machine got the request, so it is sent once; the history reads "bad reply"', async () => {
     for (const path of ['/garbage', '/unknown-result', '/server-error']) {
       const before = hits(path);
       const { entry, machine } = await run(`http://127.0.0.1:${machinePort}${path}`);
       expect(entry.result, path).toBe(3);
-      // A short fixed reason: the machine got the request, whatever it answered; the detail is logged.
-      expect(entry.message, path).toBe('outcome unknown');
+      // A short fixed reason: the machine got the request and answered nothing readable; the detail is logged.
+      expect(entry.message, path).toBe('bad reply');
       expect(hits(path) - before, path).toBe(1);
       expect(machine.status).toBe(2);
     }
@@ -193,7 +193,7 @@ describe('the HTTP driver', () => {
   it('a machine that answers 503 is not asked again (it may have acted)', async () => {
     const path = `/flaky?m=${nextMachineId}`;
     const { entry } = await run(`http://127.0.0.1:${machinePort}${path}`);
-    expect(entry).toMatchObject({ result: 3, message: 'outcome unknown' });
+    expect(entry).toMatchObject({ result: 3, message: 'bad reply' });
     expect(received.filter((r) => r.path === path)).toHaveLength(1);
   });
 });

@@ -139,6 +139,10 @@ export async function driveCommand(
         return { result: OperationResult.INTERNALFAILED, message: error.reason, detail: error.message };
       // The machine answered that it failed, with its reason: never retried.
       if (error instanceof MachineFailedError) return { result: OperationResult.REMOTEFAILED, message: error.message };
+      // It answered, with nothing we can read (an error status, not JSON, an unknown result): it got
+      // the command, so never again, and the history says what came back rather than nothing.
+      if (error instanceof TransportError && !(error instanceof NotSentError) && error.reason === 'bad reply')
+        return { result: OperationResult.INTERNALFAILED, message: error.reason, detail: reasonOf(error, policy) };
       if (!(error instanceof NotSentError)) return observedOrUnknown(driver, command, policy, reasonOf(error, policy));
       lastError = reasonOf(error, policy);
       lastReason = error.reason;
