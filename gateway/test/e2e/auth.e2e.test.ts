@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient } from './client';
 
 /**
- * The auth flows of SPEC "Users and tokens", through the gateway, with every process started as
+ * The auth flows (users and tokens) through the gateway, with every process started as
  * `npm start` starts them. The signing key is given to the system, so the test can also make
  * tokens that a client could never get (expired ones) with the real key.
  */

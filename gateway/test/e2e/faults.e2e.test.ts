@@ -11,7 +11,7 @@ import {
 } from './machine-control';
 
 /**
- * SPEC: "No command is ever lost or left PENDING forever: a worker crash, a Redis or NATS outage or
+ * The promise: "No command is ever lost or left PENDING forever: a worker crash, a Redis or NATS outage or
  * a restart ends with every accepted command finished once the system is back." Each case runs
  * the real processes and takes one thing away: the worker, Redis, or NATS (servers of the test's
  * own; the shared ones are never touched).

@@ -2,7 +2,7 @@ import { type RunningSystem, startSystem } from '@imm/testing';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { apiClient } from './client';
 
-/** SPEC "Machines" through the gateway, as two users and the admin would use it. */
+/** The machines API through the gateway, as two users and the admin would use it. */
 let system: RunningSystem;
 let api: ReturnType<typeof apiClient>;
 

@@ -12,7 +12,7 @@ import {
 } from './machine-control';
 
 /**
- * SPEC "Operations", "Drivers" and "History" through the gateway, with every process running:
+ * Operations, drivers and history through the gateway, with every process running:
  * each row of the result table and the machine's status after it.
  */
 const READY = 2;

@@ -1,5 +1,5 @@
 /**
- * The password rules of sign-up (SPEC "Users and tokens"). The minimum counts characters, as
+ * The password rules of sign-up. The minimum counts characters, as
  * Django's validator and the message do; the maximum counts UTF-8 bytes, because bcrypt reads only
  * the first 72 bytes and a longer password would silently match any of its extensions.
  */
