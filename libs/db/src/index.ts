@@ -12,3 +12,4 @@ export {
   type InferEntity,
 } from '@mikro-orm/postgresql';
 export { type SqlTransaction, sqlQuery, sqlTransaction, withConnection } from './round-trips';
+export { continueIdsAfterMax, importTransaction, type RecordedEvents } from './import-transaction';

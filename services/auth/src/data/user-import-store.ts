@@ -1,5 +1,5 @@
 import type { ImportedUser } from '@imm/contracts';
-import { type Database, type EntityManager, executeBound } from '@imm/db';
+import { continueIdsAfterMax, type Database, type EntityManager, executeBound, importTransaction } from '@imm/db';
 import type { HeldUser, UserImportStore, UserImportTransaction } from '../domain/import-users';
 import { recordUsersImported } from '../events/users-imported';
 
@@ -55,11 +55,7 @@ function transactionOf(em: EntityManager, recorded: { count: number }): UserImpo
       );
     },
 
-    async continueIds() {
-      // Never backwards: a sign-up in flight may hold an id the sequence already gave out.
-      await em.execute(`select setval(pg_get_serial_sequence('users', 'id'),
-        greatest((select max(id) from users), (select last_value from users_id_seq)))`);
-    },
+    continueIds: () => continueIdsAfterMax(em, 'users'),
 
     recordImported(runId, ids) {
       recordUsersImported(em, runId, ids);
@@ -73,14 +69,6 @@ export function createUserImportStore(
   options: { onEventsCommitted?: () => void } = {},
 ): UserImportStore {
   return {
-    async transaction(work) {
-      const recorded = { count: 0 };
-      const result = await orm.em.fork().transactional(async (em) => {
-        await em.execute('select pg_advisory_xact_lock(?)', [IMPORT_LOCK]);
-        return work(transactionOf(em, recorded));
-      });
-      if (recorded.count > 0) options.onEventsCommitted?.();
-      return result;
-    },
+    transaction: (work) => importTransaction(orm, IMPORT_LOCK, transactionOf, work, options.onEventsCommitted),
   };
 }

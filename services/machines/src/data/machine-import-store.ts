@@ -1,5 +1,5 @@
 import type { ImportedMachine } from '@imm/contracts';
-import { type Database, type EntityManager, executeBound } from '@imm/db';
+import { continueIdsAfterMax, type Database, type EntityManager, executeBound, importTransaction } from '@imm/db';
 import type { MachineImportStore, MachineImportTransaction } from '../domain/import-machines';
 import { recordMachinesImported } from '../events/machines-imported';
 
@@ -42,11 +42,7 @@ function transactionOf(em: EntityManager, recorded: { count: number }): MachineI
       );
     },
 
-    async continueIds() {
-      // Never backwards: a create in flight may hold an id the sequence already gave out.
-      await em.execute(`select setval(pg_get_serial_sequence('machine', 'id'),
-        greatest((select max(id) from machine), (select last_value from machine_id_seq)))`);
-    },
+    continueIds: () => continueIdsAfterMax(em, 'machine'),
 
     recordImported(runId, ids) {
       recordMachinesImported(em, runId, ids);
@@ -60,14 +56,6 @@ export function createMachineImportStore(
   options: { onEventsCommitted?: () => void } = {},
 ): MachineImportStore {
   return {
-    async transaction(work) {
-      const recorded = { count: 0 };
-      const result = await orm.em.fork().transactional(async (em) => {
-        await em.execute('select pg_advisory_xact_lock(?)', [IMPORT_LOCK]);
-        return work(transactionOf(em, recorded));
-      });
-      if (recorded.count > 0) options.onEventsCommitted?.();
-      return result;
-    },
+    transaction: (work) => importTransaction(orm, IMPORT_LOCK, transactionOf, work, options.onEventsCommitted),
   };
 }

@@ -1,5 +1,5 @@
 import type { ImportedHistoryEntry } from '@imm/contracts';
-import { type Database, type EntityManager, executeBound } from '@imm/db';
+import { continueIdsAfterMax, type Database, type EntityManager, executeBound, importTransaction } from '@imm/db';
 import type { HistoryImportStore, HistoryImportTransaction } from '../domain/import-history';
 import { recordHistoryImported } from '../events/history-imported';
 
@@ -35,11 +35,7 @@ function transactionOf(em: EntityManager, recorded: { count: number }): HistoryI
       );
     },
 
-    async continueIds() {
-      // Never backwards: a command in flight may hold an id the sequence already gave out.
-      await em.execute(`select setval(pg_get_serial_sequence('operation', 'id'),
-        greatest((select max(id) from operation), (select last_value from operation_id_seq)))`);
-    },
+    continueIds: () => continueIdsAfterMax(em, 'operation'),
 
     recordImported(runId, ids) {
       recordHistoryImported(em, runId, ids);
@@ -53,14 +49,6 @@ export function createHistoryImportStore(
   options: { onEventsCommitted?: () => void } = {},
 ): HistoryImportStore {
   return {
-    async transaction(work) {
-      const recorded = { count: 0 };
-      const result = await orm.em.fork().transactional(async (em) => {
-        await em.execute('select pg_advisory_xact_lock(?)', [IMPORT_LOCK]);
-        return work(transactionOf(em, recorded));
-      });
-      if (recorded.count > 0) options.onEventsCommitted?.();
-      return result;
-    },
+    transaction: (work) => importTransaction(orm, IMPORT_LOCK, transactionOf, work, options.onEventsCommitted),
   };
 }
