@@ -3,10 +3,9 @@
  * entry count, through the gateway at low concurrency (4 connections), so what grows is the cost of
  * one request rather than the queueing.
  */
-import { randomBytes } from 'node:crypto';
 import type { ApiClient } from './api';
 import { type LoadResult, runClosedLoop } from './load';
-import { BENCH_ENDPOINT } from './seed-api';
+import { BENCH_ENDPOINT, signUpBenchUser } from './seed-api';
 import { growHistory, growMachines } from './seed-sql';
 
 export interface GrowthCase {
@@ -84,16 +83,7 @@ export async function runGrowth(options: {
   }
 
   // A user of its own, so its history holds exactly the seeded entries whatever the load runs left.
-  const suffix = randomBytes(6).toString('hex');
-  const username = `bench_growth_${suffix}`;
-  const password = `Bench-${randomBytes(8).toString('hex')}`;
-  await anonymous.signUp({
-    username,
-    password,
-    email: `${username}@bench.example`,
-    first_name: 'Bench',
-    last_name: suffix,
-  });
+  const { username, password } = await signUpBenchUser(anonymous, 'growth');
   const { client: growthClient, userId } = await anonymous.signIn(username, password);
   const hotMachine = await growthClient.createMachine('press-hot', 'hall-hot', BENCH_ENDPOINT);
   const history: GrowthStep[] = [];

@@ -17,12 +17,14 @@ export interface Seed {
 /** The simulator answers at once: what is measured is the system, not a machine. */
 export const BENCH_ENDPOINT = 'sim://bench?latency_ms=0';
 
-export async function seedThroughApi(baseUrl: string, machineCount: number): Promise<Seed> {
-  if (machineCount < 5) throw new Error('--machines: at least 5 (four have roles of their own)');
+/** A new user of the run's own (`bench_<tag>_<hex>`), signed up through the API. */
+export async function signUpBenchUser(
+  anonymous: ApiClient,
+  tag: string,
+): Promise<{ username: string; password: string }> {
   const suffix = randomBytes(6).toString('hex');
-  const username = `bench_${suffix}`;
+  const username = `bench_${tag ? `${tag}_` : ''}${suffix}`;
   const password = `Bench-${randomBytes(8).toString('hex')}`;
-  const anonymous = new ApiClient(baseUrl);
   await anonymous.signUp({
     username,
     password,
@@ -30,6 +32,13 @@ export async function seedThroughApi(baseUrl: string, machineCount: number): Pro
     first_name: 'Bench',
     last_name: suffix,
   });
+  return { username, password };
+}
+
+export async function seedThroughApi(baseUrl: string, machineCount: number): Promise<Seed> {
+  if (machineCount < 5) throw new Error('--machines: at least 5 (four have roles of their own)');
+  const anonymous = new ApiClient(baseUrl);
+  const { username, password } = await signUpBenchUser(anonymous, '');
   const { client, userId } = await anonymous.signIn(username, password);
 
   // Names `press-N`, so the search `ress-9` matches about a ninth of them at every size.
