@@ -11,5 +11,5 @@ export {
   type PostgreSqlDriver,
   type InferEntity,
 } from '@mikro-orm/postgresql';
-export { type SqlTransaction, sqlQuery, sqlTransaction, withConnection } from './round-trips';
+export { type SqlTransaction, sqlQuery, sqlTransaction, timestampOf, withConnection } from './round-trips';
 export { continueIdsAfterMax, importTransaction, type RecordedEvents } from './import-transaction';

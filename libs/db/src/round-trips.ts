@@ -97,3 +97,14 @@ export async function sqlTransaction<T>(orm: Database, work: (tx: SqlTransaction
     }
   });
 }
+
+/**
+ * A timestamptz column of a row read through `sqlQuery`/`sqlTransaction`: MikroORM's type parsers
+ * leave it as Postgres's text (`2026-01-02 03:04:05.678+00`), a plain pg client gives a Date.
+ */
+export function timestampOf(value: string | Date): Date {
+  if (value instanceof Date) return value;
+  const date = new Date(value.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00'));
+  if (Number.isNaN(date.getTime())) throw new Error(`unexpected timestamp from the database: ${value}`);
+  return date;
+}

@@ -1,5 +1,5 @@
 import { markProcessed } from '@imm/bus';
-import { type Database, type EntityManager, sqlQuery } from '@imm/db';
+import { type Database, type EntityManager, sqlQuery, timestampOf } from '@imm/db';
 import type { MachineFilter, Ordering } from '../domain/listing';
 import type { Machine, MachineEvent, MachineStatusValue } from '../domain/machine';
 import type { MachineStore, MachineTransaction } from '../domain/machine-service';
@@ -19,13 +19,6 @@ interface MachineRecord {
   last_operation_id: string | null;
 }
 
-/** Postgres's timestamptz text, e.g. `2026-01-02 03:04:05.678+00`. */
-function dateOf(text: string): Date {
-  const date = new Date(text.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00'));
-  if (Number.isNaN(date.getTime())) throw new Error(`unexpected timestamp from the database: ${text}`);
-  return date;
-}
-
 function machineOf(row: MachineRecord): Machine {
   return {
     id: row.id,
@@ -34,8 +27,8 @@ function machineOf(row: MachineRecord): Machine {
     status: row.status as MachineStatusValue,
     ownerId: row.owner_id,
     endpoint: row.endpoint,
-    createdAt: dateOf(row.created_at),
-    updatedAt: dateOf(row.updated_at),
+    createdAt: timestampOf(row.created_at),
+    updatedAt: timestampOf(row.updated_at),
     lastOperationId: row.last_operation_id === null ? null : Number(row.last_operation_id),
   };
 }

@@ -1,6 +1,6 @@
 import { OperationResult, type OperationResultValue } from '@imm/contracts';
 import { OUTBOX_COLUMNS, outboxValues } from '@imm/bus';
-import { type Database, type EntityManager, isUniqueViolation, sqlQuery, sqlTransaction } from '@imm/db';
+import { type Database, type EntityManager, isUniqueViolation, sqlQuery, sqlTransaction, timestampOf } from '@imm/db';
 import { runWithRequestId } from '@imm/logging';
 import type { Command } from '../domain/commands';
 import { type CommandOutcome, notStartedMessage } from '../domain/drive-command';
@@ -50,25 +50,17 @@ interface OperationSqlRow {
   finished_at: string | Date | null;
 }
 
-/** Postgres's timestamptz text, e.g. `2026-01-02 03:04:05.678+00`. */
-function dateOf(value: string | Date): Date {
-  if (value instanceof Date) return value;
-  const date = new Date(value.replace(' ', 'T').replace(/([+-]\d\d)$/, '$1:00'));
-  if (Number.isNaN(date.getTime())) throw new Error(`unexpected timestamp from the database: ${value}`);
-  return date;
-}
-
 function entryOf(row: OperationSqlRow): HistoryEntry {
   return {
     id: row.id,
-    requestDatetime: dateOf(row.request_datetime),
+    requestDatetime: timestampOf(row.request_datetime),
     command: row.command as Command,
     worker: row.worker,
     machineId: row.machine_id,
     machineOwnerId: row.machine_owner_id,
     result: row.result as OperationResultValue,
-    createdAt: dateOf(row.created_at),
-    finishedAt: row.finished_at === null ? null : dateOf(row.finished_at),
+    createdAt: timestampOf(row.created_at),
+    finishedAt: row.finished_at === null ? null : timestampOf(row.finished_at),
     message: row.message,
     endpoint: row.endpoint,
     requestId: row.request_id,
