@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { commands } from './lifecycle';
 
 /**
  * The events services publish on NATS JetStream. Each event travels in the same envelope; its
@@ -17,7 +18,7 @@ export const eventEnvelopeSchema = z.object({
 export type EventEnvelope<T = unknown> = Omit<z.infer<typeof eventEnvelopeSchema>, 'data'> & { data: T };
 
 export const machineStatusSchema = z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4), z.literal(5)]);
-export const commandSchema = z.enum(['START', 'STOP']);
+export const commandSchema = z.enum(commands);
 export const operationResultSchema = z.union([
   z.literal(1),
   z.literal(2),
@@ -131,16 +132,3 @@ export type StreamName = (typeof streams)[number];
 export function streamOf(type: EventType): StreamName {
   return type.split('.')[0] as StreamName;
 }
-
-export const MachineStatus = { POWEROFF: 1, READY: 2, PAUSE: 3, RUNNING: 4, ERROR: 5 } as const;
-export type MachineStatusValue = (typeof MachineStatus)[keyof typeof MachineStatus];
-
-export const OperationResult = {
-  SUCCESS: 1,
-  REMOTEFAILED: 2,
-  INTERNALFAILED: 3,
-  PENDING: 4,
-  PERMISSIONDENIED: 5,
-  INVALIDCOMMAND: 7,
-} as const;
-export type OperationResultValue = (typeof OperationResult)[keyof typeof OperationResult];

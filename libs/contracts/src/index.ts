@@ -1,3 +1,4 @@
 export * from './events';
 export * from './requests';
 export * from './imports';
+export * from './lifecycle';

@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import type { z } from 'zod';
+import { MAX_ID } from '@imm/contracts';
 import { type FieldMessages, type MessageRef, NotFoundError, ValidationError } from './errors';
 import { hasMessage } from './messages';
 
@@ -85,8 +86,6 @@ export function validate<S extends z.ZodType>(schema: S, data: unknown): z.infer
 
 export const parseBody = <S extends z.ZodType>(schema: S, req: Request): z.infer<S> => validate(schema, req.body);
 export const parseQuery = <S extends z.ZodType>(schema: S, req: Request): z.infer<S> => validate(schema, req.query);
-
-const MAX_ID = 2_147_483_647;
 
 /** Ids in paths are positive integers that fit a Postgres integer; anything else is a 404. */
 export function parseId(raw: unknown): number {

@@ -1,13 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { escapeLike } from '../src/data/machine-store';
-import {
-  type Machine,
-  mayWrite,
-  ownerOfNewMachine,
-  planOperationResult,
-  planUpdate,
-  statusAfterOperation,
-} from '../src/domain/machine';
+import { type Machine, mayWrite, ownerOfNewMachine, planOperationResult, planUpdate } from '../src/domain/machine';
 
 const at = new Date('2026-01-01T00:00:00.000Z');
 const later = new Date('2026-01-01T00:00:05.000Z');
@@ -71,14 +64,6 @@ describe('planUpdate', () => {
 });
 
 describe('operation results', () => {
-  it('maps command and result to a status', () => {
-    expect(statusAfterOperation('START', 1)).toBe(4);
-    expect(statusAfterOperation('STOP', 1)).toBe(2);
-    expect(statusAfterOperation('START', 2)).toBe(5);
-    expect(statusAfterOperation('STOP', 2)).toBe(5);
-    for (const result of [3, 4, 5, 7] as const) expect(statusAfterOperation('START', result)).toBeUndefined();
-  });
-
   it('applies a newer result and records its id', () => {
     const plan = planOperationResult(machine, { operationId: 5, command: 'START', result: 1 }, later);
     expect(plan.outcome).toBe('applied');

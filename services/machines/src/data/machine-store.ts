@@ -1,4 +1,5 @@
 import { markProcessed } from '@imm/bus';
+import { MAX_ID } from '@imm/contracts';
 import { type Database, type EntityManager, sqlQuery, timestampOf } from '@imm/db';
 import type { MachineFilter, Ordering } from '../domain/listing';
 import type { Machine, MachineEvent, MachineStatusValue } from '../domain/machine';
@@ -34,7 +35,6 @@ function machineOf(row: MachineRecord): Machine {
 }
 
 /** Ids outside the `integer` column's range cannot exist; asking Postgres would only raise an error. */
-const MAX_ID = 2_147_483_647;
 const storable = (id: number) => Number.isSafeInteger(id) && id >= 1 && id <= MAX_ID;
 
 /** `%`, `_` and `\` are LIKE's wildcards and escape; a search matches them literally. */

@@ -1,4 +1,4 @@
-import type { OperationResultValue } from '@imm/contracts';
+import type { Command, OperationResultValue } from '@imm/contracts';
 import { NotFoundError, offsetOf, type PageOf, PermissionDeniedError, pageOf, resolvePage } from '@imm/web';
 import type { ListRequest, MachineFilter, Ordering } from './listing';
 import {
@@ -50,7 +50,7 @@ export interface OperationCompletion {
   consumer: string;
   operationId: number;
   machineId: number;
-  command: 'START' | 'STOP';
+  command: Command;
   result: OperationResultValue;
 }
 

@@ -1,5 +1,12 @@
 import type { Principal } from '@imm/auth';
-import { MachineStatus, type MachineStatusValue, OperationResult, type OperationResultValue } from '@imm/contracts';
+import {
+  type Command,
+  MachineStatus,
+  type MachineStatusValue,
+  OperationResult,
+  type OperationResultValue,
+  statusAfter,
+} from '@imm/contracts';
 
 export { MachineStatus, type MachineStatusValue };
 
@@ -107,20 +114,6 @@ function changeEvents(before: Machine, after: Machine, cause: StatusCause, opera
   return events;
 }
 
-/**
- * The status a finished command leaves the machine in: SUCCESS moves it (START → RUNNING,
- * STOP → READY), REMOTEFAILED means the machine reported a fault (ERROR). Every other result
- * (unreachable, refused, still pending) says nothing about the machine: undefined.
- */
-export function statusAfterOperation(
-  command: 'START' | 'STOP',
-  result: OperationResultValue,
-): MachineStatusValue | undefined {
-  if (result === OperationResult.SUCCESS) return command === 'START' ? MachineStatus.RUNNING : MachineStatus.READY;
-  if (result === OperationResult.REMOTEFAILED) return MachineStatus.ERROR;
-  return undefined;
-}
-
 export type OperationOutcome = 'applied' | 'unchanged' | 'no_effect' | 'stale' | 'machine_gone' | 'duplicate';
 
 /**
@@ -132,10 +125,10 @@ export type OperationOutcome = 'applied' | 'unchanged' | 'no_effect' | 'stale' |
  */
 export function planOperationResult(
   current: Machine,
-  completion: { operationId: number; command: 'START' | 'STOP'; result: OperationResultValue },
+  completion: { operationId: number; command: Command; result: OperationResultValue },
   now: Date,
 ): { outcome: Exclude<OperationOutcome, 'machine_gone' | 'duplicate'>; change?: PlannedChange } {
-  const target = statusAfterOperation(completion.command, completion.result);
+  const target = statusAfter(completion.command, completion.result);
   if (target === undefined) return { outcome: 'no_effect' };
   if (current.lastOperationId !== null && completion.operationId <= current.lastOperationId)
     return { outcome: 'stale' };

@@ -1,9 +1,7 @@
-import { MachineStatus } from '@imm/contracts';
+import { MachineStatus, MAX_ID } from '@imm/contracts';
 import { pageQueryFields, paginatedSchemaOf } from '@imm/web';
 import { z } from 'zod';
 import { orderFields } from '../domain/listing';
-
-const MAX_ID = 2_147_483_647;
 
 // ---- responses -------------------------------------------------------------------------------
 

@@ -1,23 +1,15 @@
-import { MachineStatus, type MachineStatusValue, OperationResult, type OperationResultValue } from '@imm/contracts';
+import {
+  allowedFrom,
+  type Command,
+  isAllowedFrom,
+  machineStatusNames,
+  type MachineStatusValue,
+  OperationResult,
+  type OperationResultValue,
+  statusAfter,
+} from '@imm/contracts';
 
-export type Command = 'START' | 'STOP';
-
-/** START from READY or PAUSE; STOP from RUNNING or PAUSE. */
-const allowedFrom: Record<Command, readonly MachineStatusValue[]> = {
-  START: [MachineStatus.READY, MachineStatus.PAUSE],
-  STOP: [MachineStatus.RUNNING, MachineStatus.PAUSE],
-};
-
-export function isAllowedFrom(command: Command, status: MachineStatusValue): boolean {
-  return allowedFrom[command].includes(status);
-}
-
-/** The machine's status after a finished command, or undefined when the result leaves it unchanged. */
-export function statusAfter(command: Command, result: OperationResultValue): MachineStatusValue | undefined {
-  if (result === OperationResult.SUCCESS) return command === 'START' ? MachineStatus.RUNNING : MachineStatus.READY;
-  if (result === OperationResult.REMOTEFAILED) return MachineStatus.ERROR;
-  return undefined;
-}
+export type { Command } from '@imm/contracts';
 
 export interface MachineView {
   id: number;
@@ -49,14 +41,6 @@ export function mayOperate(caller: Caller, ownerId: number): boolean {
   return caller.isSuperuser || caller.id === ownerId;
 }
 
-const statusNames: Record<MachineStatusValue, string> = {
-  [MachineStatus.POWEROFF]: 'POWEROFF',
-  [MachineStatus.READY]: 'READY',
-  [MachineStatus.PAUSE]: 'PAUSE',
-  [MachineStatus.RUNNING]: 'RUNNING',
-  [MachineStatus.ERROR]: 'ERROR',
-};
-
 /**
  * What a request for a command comes to: PENDING (accepted), or refused for the caller
  * (PERMISSIONDENIED) or for the machine's state (INVALIDCOMMAND), with the reason for the history.
@@ -75,10 +59,10 @@ export function decideRequest(
   }
   const status = effectiveStatus(machine, newestUnapplied);
   if (!isAllowedFrom(command, status)) {
-    const allowed = allowedFrom[command].map((s) => statusNames[s]).join(' or ');
+    const allowed = allowedFrom[command].map((s) => machineStatusNames[s]).join(' or ');
     return {
       result: OperationResult.INVALIDCOMMAND,
-      message: `${command} is allowed only from ${allowed}; the machine is ${statusNames[status]}`,
+      message: `${command} is allowed only from ${allowed}; the machine is ${machineStatusNames[status]}`,
     };
   }
   return { result: OperationResult.PENDING, message: null };

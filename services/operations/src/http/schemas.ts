@@ -1,7 +1,6 @@
+import { commands, MAX_ID } from '@imm/contracts';
 import { pageQueryFields, paginatedSchemaOf } from '@imm/web';
 import { z } from 'zod';
-
-const MAX_ID = 2_147_483_647;
 
 export const resultDescription =
   '1 SUCCESS, 2 REMOTEFAILED, 3 INTERNALFAILED, 4 PENDING, 5 PERMISSIONDENIED, 7 INVALIDCOMMAND';
@@ -12,7 +11,7 @@ export const historyEntrySchema = z
   .object({
     id: z.int(),
     request_datetime: z.iso.datetime().meta({ description: 'When the command was asked for' }),
-    command: z.enum(['START', 'STOP']),
+    command: z.enum(commands),
     worker: z.int().meta({ description: 'The user who asked for the command' }),
     machine_id: z.int(),
     machine_owner_id: z.int().meta({ description: 'The machine’s owner when the command was asked for' }),
@@ -35,7 +34,7 @@ export const operationBody = z
     command: z
       .string()
       .transform((value) => value.trim().toUpperCase())
-      .pipe(z.enum(['START', 'STOP']))
+      .pipe(z.enum(commands))
       .meta({ description: '`START` or `STOP`, case-insensitive' }),
   })
   .meta({ id: 'OperationRequest' });
@@ -67,7 +66,7 @@ export const historyQuerySchema = z.object({
   command: z
     .string()
     .transform((value) => value.toUpperCase())
-    .pipe(z.enum(['START', 'STOP']))
+    .pipe(z.enum(commands))
     .optional()
     .meta({ description: 'Only START or STOP (case-insensitive)' }),
   result: z
