@@ -16,7 +16,7 @@ import {
   type VerifiedToken,
 } from '@imm/auth';
 import type { Logger } from '@imm/logging';
-import { ThrottledError, UnauthenticatedError } from '@imm/web';
+import { ThrottledError, UnauthenticatedError } from '@imm/errors';
 
 export interface AdmissionOptions {
   redis: Redis;

@@ -3,7 +3,8 @@ import https from 'node:https';
 import type { NextFunction, Request, RequestHandler } from 'express';
 import { createProxyMiddleware } from 'http-proxy-middleware';
 import type { Logger } from '@imm/logging';
-import { type AppError, PayloadTooLargeError, ServiceUnavailableError } from '@imm/web';
+import { type AppError, PayloadTooLargeError, ServiceUnavailableError } from '@imm/errors';
+import { httpStatusOf } from '@imm/web';
 import { spreadOverAddresses } from './upstream-lookup';
 
 export interface UpstreamAgents {
@@ -69,10 +70,10 @@ const unreachableCodes = new Set([
 ]);
 
 function upstreamError(error: Error & { code?: string }, exchange: Exchange): AppError {
-  if (exchange.timedOut) return new ServiceUnavailableError(504, 'upstream_timeout');
-  if (error.code && unreachableCodes.has(error.code)) return new ServiceUnavailableError(503, 'service_unavailable');
+  if (exchange.timedOut) return new ServiceUnavailableError('timed_out', 'upstream_timeout');
+  if (error.code && unreachableCodes.has(error.code)) return new ServiceUnavailableError('down');
   // A malformed answer (HPE_* parser errors) or anything else unexpected.
-  return new ServiceUnavailableError(502, 'bad_gateway');
+  return new ServiceUnavailableError('bad_reply', 'bad_gateway');
 }
 
 /**
@@ -127,7 +128,7 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): RequestHandl
         if (!exchange || exchange.settled) return;
         const appError = upstreamError(error, exchange);
         logger.warn(
-          { upstream: options.name, code: (error as { code?: string }).code, status: appError.status },
+          { upstream: options.name, code: (error as { code?: string }).code, status: httpStatusOf(appError) },
           `upstream ${options.name} failed: ${error.message}`,
         );
         settle(exchange, appError);

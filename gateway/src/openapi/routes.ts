@@ -2,7 +2,8 @@ import { createRequire } from 'node:module';
 import express, { type RequestHandler, type Router } from 'express';
 import helmet from 'helmet';
 import swaggerUi from 'swagger-ui-express';
-import { NotFoundError, route } from '@imm/web';
+import { NotFoundError } from '@imm/errors';
+import { route } from '@imm/web';
 import type { OpenApiCatalog } from './catalog';
 import { OPENAPI_PATH, REDOC_PATH, SWAGGER_PATH } from './gateway-document';
 

@@ -1,7 +1,7 @@
 import type { RequestHandler, Request } from 'express';
 import jwt from 'jsonwebtoken';
 import { parse as parseCookies } from 'cookie';
-import { ServiceUnavailableError, UnauthenticatedError } from '@imm/web';
+import { ServiceUnavailableError, UnauthenticatedError } from '@imm/errors';
 import { type AccessClaims, type Principal, TOKEN_ALGORITHM } from './claims';
 import type { KeySource } from './jwks';
 import type { NotBeforeStore } from './not-before';
@@ -52,7 +52,7 @@ export function createTokenVerifier(keys: KeySource, options: TokenVerifierOptio
     try {
       return await keys.getKey(kid);
     } catch {
-      throw new ServiceUnavailableError(503, 'service_unavailable');
+      throw new ServiceUnavailableError('down');
     }
   }
 

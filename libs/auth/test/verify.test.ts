@@ -1,3 +1,4 @@
+import { ErrorCode } from '@imm/errors';
 import { generateKeyPairSync } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -43,7 +44,10 @@ describe('createTokenVerifier', () => {
     const token = accessToken(60);
     await verifier.verifyAccess(token);
     vi.setSystemTime(Date.now() + 61_000);
-    await expect(verifier.verifyAccess(token)).rejects.toMatchObject({ status: 401, detail: { key: 'token_expired' } });
+    await expect(verifier.verifyAccess(token)).rejects.toMatchObject({
+      code: ErrorCode.UNAUTHENTICATED,
+      detail: { key: 'token_expired' },
+    });
   });
 
   it('refuses a remembered token whose key was withdrawn', async () => {
@@ -52,13 +56,16 @@ describe('createTokenVerifier', () => {
     const token = accessToken(60);
     await verifier.verifyAccess(token);
     keys.delete('k1');
-    await expect(verifier.verifyAccess(token)).rejects.toMatchObject({ status: 401, detail: { key: 'token_invalid' } });
+    await expect(verifier.verifyAccess(token)).rejects.toMatchObject({
+      code: ErrorCode.UNAUTHENTICATED,
+      detail: { key: 'token_invalid' },
+    });
   });
 
   it('remembers no refused token', async () => {
     const verifier = createTokenVerifier(keySource().source);
     const forged = `${accessToken(60).slice(0, -4)}AAAA`;
-    await expect(verifier.verifyAccess(forged)).rejects.toMatchObject({ status: 401 });
-    await expect(verifier.verifyAccess(forged)).rejects.toMatchObject({ status: 401 });
+    await expect(verifier.verifyAccess(forged)).rejects.toMatchObject({ code: ErrorCode.UNAUTHENTICATED });
+    await expect(verifier.verifyAccess(forged)).rejects.toMatchObject({ code: ErrorCode.UNAUTHENTICATED });
   });
 });

@@ -1,7 +1,7 @@
 import express, { type Express, type RequestHandler } from 'express';
 import { pinoHttp } from 'pino-http';
 import { acceptRequestId, errorSerializer, type Logger, REQUEST_ID_HEADER, runWithRequestId } from '@imm/logging';
-import { NotAcceptableError, UnsupportedMediaTypeError } from './errors';
+import { NotAcceptableError, UnsupportedMediaTypeError } from '@imm/errors';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { route } from './routes';
 import { healthRoutes, type ReadinessChecks } from './health';

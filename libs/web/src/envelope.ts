@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import type { AppError, FieldMessages, MessageRef } from './errors';
+import type { AppError, FieldMessages, MessageRef } from '@imm/errors';
 import { type Language, pickLanguage, translate } from './messages';
 
 export type SuccessEnvelope<T> = { status: 1; result: T };

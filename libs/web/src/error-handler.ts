@@ -9,7 +9,8 @@ import {
   NotFoundError,
   PayloadTooLargeError,
   UnsupportedMediaTypeError,
-} from './errors';
+} from '@imm/errors';
+import { HttpError, httpHeadersOf, httpStatusOf } from './errors';
 import { errorEnvelope, languageOf } from './envelope';
 
 /** Errors from body-parser, by their `type`. */
@@ -31,7 +32,7 @@ function fromBodyParser(error: { type?: string; limit?: number; charset?: string
 }
 
 /** The status of an http-errors error (what body-parser throws), when it is one a client caused. */
-function httpStatusOf(error: unknown): number | undefined {
+function exposedStatusOf(error: unknown): number | undefined {
   if (!error || typeof error !== 'object') return undefined;
   const e = error as { status?: unknown; expose?: unknown };
   return e.expose === true && typeof e.status === 'number' ? e.status : undefined;
@@ -45,7 +46,7 @@ export function toAppError(error: unknown): AppError | undefined {
   }
   // The one check of what a database outage looks like (pool timeouts, SQLSTATEs, dropped sockets).
   if (isConnectionError(error)) return new DatabaseUnavailableError();
-  const status = httpStatusOf(error);
+  const status = exposedStatusOf(error);
   // Body parsing's other client errors, e.g. a gzip Content-Encoding on a body that is not gzip.
   if (status === 400) return new BadRequestError('body_encoding_invalid');
   return undefined;
@@ -59,14 +60,15 @@ export const notFoundHandler: RequestHandler = () => {
 export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error, req, res, _next) => {
     const known = toAppError(error);
-    const appError = known ?? new AppError(500, ErrorCode.UNKNOWN, { key: 'internal_error' });
+    const appError = known ?? new HttpError(500, ErrorCode.UNKNOWN, { key: 'internal_error' });
+    const status = httpStatusOf(appError);
     if (!known) logger.error({ err: error, method: req.method, url: req.originalUrl }, 'unhandled error');
-    else if (appError.status >= 500) logger.warn({ err: error, url: req.originalUrl }, appError.message);
+    else if (status >= 500) logger.warn({ err: error, url: req.originalUrl }, appError.message);
     if (res.headersSent) {
       res.destroy();
       return;
     }
-    res.set(appError.headers);
-    res.status(appError.status).json(errorEnvelope(appError, languageOf(req)));
+    res.set(httpHeadersOf(appError));
+    res.status(status).json(errorEnvelope(appError, languageOf(req)));
   };
 }

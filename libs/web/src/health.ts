@@ -1,6 +1,6 @@
 import express from 'express';
 import { send } from './envelope';
-import { AppError, ErrorCode } from './errors';
+import { NotReadyError } from '@imm/errors';
 
 export type ReadinessChecks = Record<string, () => Promise<unknown>>;
 
@@ -30,12 +30,7 @@ export function healthRoutes(checks: ReadinessChecks): express.Router {
     const results = await Promise.all(names.map((name) => withTimeout(checks[name] as () => Promise<unknown>, 2000)));
     const down = names.filter((_, i) => !results[i]);
     if (down.length > 0) {
-      throw new AppError(
-        503,
-        ErrorCode.SERVICEUNAVAILABLE,
-        Object.fromEntries(down.map((name) => [name, [{ key: 'dependency_down' }]])),
-        { 'Retry-After': '5' },
-      );
+      throw new NotReadyError(down);
     }
     send(res, Object.fromEntries(names.map((name) => [name, 'ok'])));
   });

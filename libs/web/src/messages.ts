@@ -1,4 +1,4 @@
-import type { MessageRef } from './errors';
+import type { MessageRef } from '@imm/errors';
 
 export type Language = 'en' | 'ko';
 

@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import { z } from 'zod';
-import { NotFoundError } from './errors';
+import { NotFoundError } from '@imm/errors';
 
 // Pages as Django REST framework's PageNumberPagination served them: `?page=` and `?page_size=`,
 // `{count, next, previous, results}` with absolute links.

@@ -1,5 +1,5 @@
 import type { RequestHandler, Router } from 'express';
-import { MethodNotAllowedError } from './errors';
+import { MethodNotAllowedError } from '@imm/errors';
 
 type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 type Handlers = Partial<Record<Method, RequestHandler | RequestHandler[]>>;

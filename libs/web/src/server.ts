@@ -4,19 +4,20 @@ import type { Duplex } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
 import { errorEnvelope } from './envelope';
-import { AppError, ErrorCode } from './errors';
+import { ErrorCode } from '@imm/errors';
+import { HttpError } from './errors';
 
 /** What Node's HTTP parser refused, as the status Node itself would answer and our message. */
-function parserRefusal(code: string | undefined): AppError {
+function parserRefusal(code: string | undefined): HttpError {
   switch (code) {
     case 'HPE_HEADER_OVERFLOW':
-      return new AppError(431, ErrorCode.BADREQUEST, { key: 'headers_too_large' });
+      return new HttpError(431, ErrorCode.BADREQUEST, { key: 'headers_too_large' });
     case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
-      return new AppError(413, ErrorCode.BADREQUEST, { key: 'payload_too_large', params: { limit: '16kb' } });
+      return new HttpError(413, ErrorCode.BADREQUEST, { key: 'payload_too_large', params: { limit: '16kb' } });
     case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return new AppError(408, ErrorCode.BADREQUEST, { key: 'request_timeout' });
+      return new HttpError(408, ErrorCode.BADREQUEST, { key: 'request_timeout' });
     default:
-      return new AppError(400, ErrorCode.BADREQUEST, { key: 'bad_request' });
+      return new HttpError(400, ErrorCode.BADREQUEST, { key: 'bad_request' });
   }
 }
 

@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import type { z } from 'zod';
 import { MAX_ID } from '@imm/contracts';
-import { type FieldMessages, type MessageRef, NotFoundError, ValidationError } from './errors';
+import { type FieldMessages, type MessageRef, NotFoundError, ValidationError } from '@imm/errors';
 import { hasMessage } from './messages';
 
 const NON_FIELD = 'non_field_errors';

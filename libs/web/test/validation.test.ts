@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { errorEnvelope, NotFoundError, parseId, pickLanguage, ValidationError, validate } from '../src/index';
+import { NotFoundError, ValidationError } from '@imm/errors';
+import { errorEnvelope, parseId, pickLanguage, validate } from '../src/index';
 
 const schema = z.object({ name: z.string().min(1).max(5), count: z.int().min(1) });
 

@@ -1,3 +1,4 @@
+import { ErrorCode } from '@imm/errors';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { jwkThumbprint, signingKeysOf } from '../src/domain/signing-keys';
@@ -43,8 +44,10 @@ describe('tokens', () => {
     expect((claims.exp as number) - (claims.iat as number)).toBe(86400);
     expect(refresh.expiresAt.getTime()).toBe((claims.exp as number) * 1000);
     expect(tokens.readRefresh(refresh.token).jti).toBe(refresh.jti);
-    await expect(tokens.verifier.verifyAccess(refresh.token)).rejects.toMatchObject({ status: 401 });
-    expect(() => tokens.readRefresh(tokens.issueAccess(user))).toThrow(expect.objectContaining({ status: 401 }));
+    await expect(tokens.verifier.verifyAccess(refresh.token)).rejects.toMatchObject({
+      code: ErrorCode.UNAUTHENTICATED,
+    });
+    expect(() => tokens.readRefresh(tokens.issueAccess(user))).toThrow(expect.objectContaining({ code: ErrorCode.UNAUTHENTICATED }));
   });
 
   it('refuses tokens of other keys, and verifies those of previous keys during a rotation', async () => {
@@ -52,8 +55,8 @@ describe('tokens', () => {
     const old = createTokenService(signingKeysOf(previous.privateKey), { accessSeconds: 60, refreshSeconds: 60 });
     const oldRefresh = old.issueRefresh(7).token;
     const oldAccess = old.issueAccess(user);
-    expect(() => tokens.readRefresh(oldRefresh)).toThrow(expect.objectContaining({ status: 401 }));
-    await expect(tokens.verifier.verifyAccess(oldAccess)).rejects.toMatchObject({ status: 401 });
+    expect(() => tokens.readRefresh(oldRefresh)).toThrow(expect.objectContaining({ code: ErrorCode.UNAUTHENTICATED }));
+    await expect(tokens.verifier.verifyAccess(oldAccess)).rejects.toMatchObject({ code: ErrorCode.UNAUTHENTICATED });
 
     const rotatedKeys = signingKeysOf(privateKey, [previous.publicKey]);
     expect(rotatedKeys.kid).toBe(keys.kid);
@@ -78,9 +81,9 @@ describe('tokens', () => {
     const [header, payload] = refresh.split('.');
     const forged = Buffer.from(JSON.stringify({ ...claimsOf(refresh), user_id: 1 })).toString('base64url');
     expect(() => tokens.readRefresh(`${header}.${forged}.${refresh.split('.')[2]}`)).toThrow(
-      expect.objectContaining({ status: 401 }),
+      expect.objectContaining({ code: ErrorCode.UNAUTHENTICATED }),
     );
     const none = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT', kid: keys.kid })).toString('base64url');
-    expect(() => tokens.readRefresh(`${none}.${payload}.`)).toThrow(expect.objectContaining({ status: 401 }));
+    expect(() => tokens.readRefresh(`${none}.${payload}.`)).toThrow(expect.objectContaining({ code: ErrorCode.UNAUTHENTICATED }));
   });
 });

@@ -1,5 +1,5 @@
 import { notBeforeSessionKey, notBeforeUserKey } from '@imm/auth';
-import { ServiceUnavailableError } from '@imm/web';
+import { ServiceUnavailableError } from '@imm/errors';
 import type { Redis } from 'ioredis';
 
 /** Writes the "not before" marks every verifier reads (@imm/auth `redisNotBefore`). */
@@ -25,7 +25,7 @@ export function redisNotBeforeMarks(redis: Redis, prefix: string, accessLifetime
     try {
       await redis.set(key, String(second), 'EX', accessLifetimeSeconds);
     } catch {
-      throw new ServiceUnavailableError(503, 'service_unavailable');
+      throw new ServiceUnavailableError('down');
     }
   };
   return {

@@ -8,7 +8,7 @@ import {
   PermissionDeniedError,
   UnauthenticatedError,
   ValidationError,
-} from '@imm/web';
+} from '@imm/errors';
 import type { User } from '../data/entities';
 import { type NewUser, USER_UNIQUE_CONSTRAINTS, userRepository } from '../data/user-repository';
 import { recordUserRegistered } from '../events/user-registered';

@@ -1,4 +1,4 @@
-import { ServiceUnavailableError } from '@imm/web';
+import { ServiceUnavailableError } from '@imm/errors';
 import PQueue from 'p-queue';
 
 export interface PasswordWorkOptions {
@@ -21,7 +21,7 @@ export function createPasswordWork(options: PasswordWorkOptions): PasswordWork {
   return {
     run<T>(task: () => Promise<T>): Promise<T> {
       if (queue.size >= options.maxQueued) {
-        return Promise.reject(new ServiceUnavailableError(503, 'password_work_busy', 1));
+        return Promise.reject(new ServiceUnavailableError('down', 'password_work_busy', 1));
       }
       return queue.add(task);
     },

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Principal } from '@imm/auth';
 import type { Database, EntityManager } from '@imm/db';
 import type { Logger } from '@imm/logging';
-import { UnauthenticatedError, ValidationError } from '@imm/web';
+import { UnauthenticatedError, ValidationError } from '@imm/errors';
 import type { User } from '../data/entities';
 import { refreshTokenRepository } from '../data/refresh-token-repository';
 import { userRepository } from '../data/user-repository';

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ThrottledError } from '@imm/web';
+import { ThrottledError } from '@imm/errors';
 import type { Redis } from 'ioredis';
 import {
   type RateLimiterAbstract,

@@ -1,4 +1,4 @@
-import { ThrottledError } from '@imm/web';
+import { ThrottledError } from '@imm/errors';
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, RLWrapperTimeouts } from 'rate-limiter-flexible';
 

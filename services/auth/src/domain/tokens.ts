@@ -8,7 +8,7 @@ import {
   type TokenClaims,
   type TokenVerifier,
 } from '@imm/auth';
-import { UnauthenticatedError } from '@imm/web';
+import { UnauthenticatedError } from '@imm/errors';
 import jwt from 'jsonwebtoken';
 import type { SigningKeys } from './signing-keys';
 

@@ -1,5 +1,6 @@
 import { callerOf, requireUser } from '@imm/auth';
-import { type OpenAPIRegistry, parseBody, parseId, registerRoute, route, send, ValidationError } from '@imm/web';
+import { ValidationError } from '@imm/errors';
+import { type OpenAPIRegistry, parseBody, parseId, registerRoute, route, send } from '@imm/web';
 import { type Request, type RequestHandler, Router } from 'express';
 import type { Accounts } from '../domain/accounts';
 import type { Sessions } from '../domain/sessions';

@@ -1,5 +1,6 @@
 import type { Command, OperationResultValue } from '@imm/contracts';
-import { NotFoundError, offsetOf, type PageOf, PermissionDeniedError, pageOf, resolvePage } from '@imm/web';
+import { NotFoundError, PermissionDeniedError } from '@imm/errors';
+import { offsetOf, type PageOf, pageOf, resolvePage } from '@imm/web';
 import type { ListRequest, MachineFilter, Ordering } from './listing';
 import {
   type Caller,

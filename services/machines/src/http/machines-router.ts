@@ -1,5 +1,6 @@
 import { callerOf, requireUser, type TokenVerifier } from '@imm/auth';
-import { pageRequestOf, pageView, parseId, route, send, singleValues, ValidationError, validate } from '@imm/web';
+import { ValidationError } from '@imm/errors';
+import { pageRequestOf, pageView, parseId, route, send, singleValues, validate } from '@imm/web';
 import express, { type Request, type RequestHandler, type Router } from 'express';
 import type { z } from 'zod';
 import type { ListRequest, OrderField } from '../domain/listing';

@@ -1,14 +1,6 @@
 import { OperationResult, type OperationResultValue } from '@imm/contracts';
-import {
-  ConflictError,
-  NotFoundError,
-  offsetOf,
-  type PageOf,
-  type PageRequest,
-  PermissionDeniedError,
-  pageOf,
-  resolvePage,
-} from '@imm/web';
+import { ConflictError, NotFoundError, PermissionDeniedError } from '@imm/errors';
+import { offsetOf, type PageOf, type PageRequest, pageOf, resolvePage } from '@imm/web';
 import {
   type Caller,
   type Command,

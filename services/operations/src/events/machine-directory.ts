@@ -1,5 +1,5 @@
 import { type Bus, BusRequestError, BusUnavailableError, request } from '@imm/bus';
-import { ServiceUnavailableError } from '@imm/web';
+import { ServiceUnavailableError } from '@imm/errors';
 import type { MachineDirectory } from '../domain/operation-service';
 
 /**
@@ -15,11 +15,11 @@ export function busMachineDirectory(bus: Bus, timeoutMs: number): MachineDirecto
       } catch (error) {
         if (error instanceof BusUnavailableError) {
           bus.logger.warn({ err: error, machineId }, 'machines service unavailable');
-          throw new ServiceUnavailableError(503);
+          throw new ServiceUnavailableError('down');
         }
         if (error instanceof BusRequestError) {
           bus.logger.error({ err: error, machineId }, 'machines service answered badly');
-          throw new ServiceUnavailableError(502, 'bad_gateway');
+          throw new ServiceUnavailableError('bad_reply', 'bad_gateway');
         }
         throw error;
       }

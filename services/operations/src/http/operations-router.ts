@@ -1,20 +1,18 @@
 import { callerOf, type Principal, requireUser, type TokenVerifier } from '@imm/auth';
 import { OperationResult } from '@imm/contracts';
 import { currentRequestId } from '@imm/logging';
+import { ConflictError, PermissionDeniedError, ValidationError } from '@imm/errors';
 import {
-  ConflictError,
   errorEnvelope,
   type Language,
   languageOf,
   type PageRequest,
-  PermissionDeniedError,
   pageRequestOf,
   pageView,
   parseId,
   route,
   send,
   singleValues,
-  ValidationError,
   validate,
 } from '@imm/web';
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
