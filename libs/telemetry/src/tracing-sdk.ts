@@ -1,6 +1,7 @@
 import { register } from 'node:module';
 import path from 'node:path';
 import type { IncomingMessage } from 'node:http';
+import type { Instrumentation } from '@opentelemetry/instrumentation';
 
 /** Probes and scrapes would be most of the spans and tell nothing. */
 const untraced = new Set(['/healthz', '/readyz', '/metrics']);
@@ -17,6 +18,25 @@ export function serviceNameOf(entry: string | undefined): string {
   const inPackage = ['src', 'dist'].includes(path.basename(dir));
   const pkg = path.basename(inPackage ? path.dirname(dir) : dir);
   return file === 'main' || file === 'index' ? pkg : `${pkg}-${file}`;
+}
+
+/**
+ * The instrumentations to load, as `OTEL_NODE_ENABLED_INSTRUMENTATIONS` and
+ * `OTEL_NODE_DISABLED_INSTRUMENTATIONS` say (comma-separated names: http, express, pg, ioredis;
+ * the variables of OpenTelemetry's Node auto-instrumentation, with its meaning: enabled first,
+ * then disabled removed). Unset, all of them.
+ */
+export function instrumentationsChosen<T>(
+  available: Record<string, () => T>,
+  env: NodeJS.ProcessEnv = process.env,
+): T[] {
+  const names = (value: string | undefined) =>
+    value === undefined || value.trim() === '' ? undefined : value.split(',').map((name) => name.trim());
+  const enabled = names(env.OTEL_NODE_ENABLED_INSTRUMENTATIONS) ?? Object.keys(available);
+  const disabled = new Set(names(env.OTEL_NODE_DISABLED_INSTRUMENTATIONS) ?? []);
+  return Object.entries(available)
+    .filter(([name]) => enabled.includes(name) && !disabled.has(name))
+    .map(([, make]) => make());
 }
 
 /**
@@ -46,20 +66,22 @@ export async function startTracing(): Promise<void> {
     // Traces only: metrics are Prometheus' (prom-client), logs go to stdout.
     metricReaders: [],
     logRecordProcessors: [],
-    instrumentations: [
-      new HttpInstrumentation({
-        ignoreIncomingRequestHook: (req: IncomingMessage) => untraced.has((req.url ?? '').split('?')[0] ?? ''),
-        requireParentforOutgoingSpans: true,
-      }),
+    instrumentations: instrumentationsChosen<Instrumentation>({
+      http: () =>
+        new HttpInstrumentation({
+          ignoreIncomingRequestHook: (req: IncomingMessage) => untraced.has((req.url ?? '').split('?')[0] ?? ''),
+          requireParentforOutgoingSpans: true,
+        }),
       // A span for the route's handler, none for each middleware (a dozen a request, little to see):
       // tracing is meant to stay cheap enough to leave on.
-      new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER] }),
+      express: () =>
+        new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE, ExpressLayerType.ROUTER] }),
       // Background loops (the outbox relay's poll, BullMQ's blocking reads) would each make a
       // trace of their own every second: only queries inside a trace are spans, and no span for
       // taking a pooled connection.
-      new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
-      new IORedisInstrumentation({ requireParentSpan: true }),
-    ],
+      pg: () => new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
+      ioredis: () => new IORedisInstrumentation({ requireParentSpan: true }),
+    }),
   });
   sdk.start();
   await waitForAllMessagesAcknowledged();
