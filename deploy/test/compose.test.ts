@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { tracingRequested } from '../../libs/telemetry/src/tracing';
 import { processes, type Server } from '../../processes';
 import { configLoaders, parseEnvFile, read, root, sampleSecrets, statusOfSharedRoutes } from './support';
 
@@ -29,6 +30,7 @@ const composeText = read('docker-compose.yml');
 const compose = parse(composeText, { merge: true }) as {
   services: Record<string, ComposeService>;
   networks: Record<string, { ipam?: { config: { subnet: string }[] } }>;
+  volumes: Record<string, unknown>;
 };
 const services = compose.services;
 const envExample = parseEnvFile(read('.env.example'));
@@ -42,6 +44,14 @@ function interpolate(text: string, values: Record<string, string>): string {
     if (op === '-' && missing) return arg;
     return value ?? '';
   });
+}
+
+/** A service's environment as compose gives it, from .env.example, the secrets and `values`. */
+function environmentOf(service: ComposeService | undefined, values: Record<string, string> = {}) {
+  const from = { ...envExample, ...sampleSecrets(), ...values };
+  return Object.fromEntries(
+    Object.entries(service?.environment ?? {}).map(([k, v]) => [k, interpolate(String(v), from)]),
+  );
 }
 
 const variablesOf = (text: string) => [...text.matchAll(/\$\{(\w+)/g)].map((m) => m[1] as string);
@@ -121,6 +131,47 @@ describe('docker-compose.yml', () => {
       });
     });
   }
+
+  it('names each process in its traces, and sends them to the collector .env names (empty: tracing off)', () => {
+    const names = processes.map((p) => services[p.deployName]?.environment?.OTEL_SERVICE_NAME);
+    expect(names).toEqual(processes.map((p) => p.deployName));
+    expect(envExample.OTEL_EXPORTER_OTLP_ENDPOINT).toBe('');
+    for (const p of processes) {
+      const service = services[p.deployName];
+      expect(service?.environment?.OTEL_EXPORTER_OTLP_ENDPOINT, p.name).toBe(`\${OTEL_EXPORTER_OTLP_ENDPOINT:-}`);
+      expect(tracingRequested(environmentOf(service)), p.name).toBe(false);
+      const traced = environmentOf(service, { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://otel-collector:4318' });
+      expect(traced.OTEL_EXPORTER_OTLP_ENDPOINT).toBe('http://otel-collector:4318');
+      expect(tracingRequested(traced), p.name).toBe(true);
+    }
+  });
+
+  it('keeps one copy of each JetStream stream, on its one NATS server', () => {
+    expect(services.nats?.command?.join(' ')).not.toMatch(/--cluster|--routes/);
+    for (const p of processes.filter((q) => q.needs.servers.includes('nats'))) {
+      const env = environmentOf(services[p.deployName]);
+      const config = configLoaders[p.name](env) as { NATS_STREAM_REPLICAS: number };
+      expect(config.NATS_STREAM_REPLICAS, p.name).toBe(1);
+    }
+  });
+
+  it("keeps the worker's OPC UA PKI on a named volume every replica shares, writable by the process's user", () => {
+    const worker = services[processes.find((p) => p.name === 'worker')?.deployName ?? ''] as ComposeService;
+    const config = configLoaders.worker(environmentOf(worker)) as { OPCUA_PKI_DIR: string };
+    expect(config.OPCUA_PKI_DIR).toMatch(/^\//); // not the default, relative to the read-only /app
+    const mount = worker.volumes?.find((v) => v.split(':')[1] === config.OPCUA_PKI_DIR);
+    expect(mount, config.OPCUA_PKI_DIR).toBeDefined();
+    const [volume, , mode] = (mount as string).split(':');
+    expect(mode).toBeUndefined(); // read-write
+    expect(Object.keys(compose.volumes)).toContain(volume); // a named volume: kept, and one for all replicas
+    // A new named volume takes the owner of the image's folder: the user the processes run as.
+    const owner = worker.user?.replace(/:.*/, '');
+    expect(read('deploy/Dockerfile')).toMatch(
+      new RegExp(`^RUN mkdir -p ${config.OPCUA_PKI_DIR} && chown ${owner}:\\d+ ${config.OPCUA_PKI_DIR}$`, 'm'),
+    );
+    for (const p of processes.filter((q) => q.name !== 'worker'))
+      expect(services[p.deployName]?.volumes ?? [], p.name).toEqual([]);
+  });
 
   it('finds each service the gateway calls by its compose name and port (which DNS spreads over replicas)', () => {
     const env = services.gateway?.environment ?? {};

@@ -1,13 +1,19 @@
 import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
+import { serviceNameOf } from '../../libs/telemetry/src/tracing-sdk';
+import { tracingRequested } from '../../libs/telemetry/src/tracing';
 import { processes } from '../../processes';
 import { configLoaders, read, root, sampleSecrets, statusOfSharedRoutes } from './support';
 
 /**
  * The Kubernetes manifests, rendered as `kubectl apply -k` would (kustomize, offline), validated
- * against the Kubernetes schemas (kubernetes-models) and KEDA's (its models package), and checked
- * against the one description of the processes and each process's configuration schema.
+ * against the Kubernetes schemas (kubernetes-models) and the operators' (their models packages:
+ * KEDA, CloudNativePG, Prometheus operator), and checked against the one description of the
+ * processes and each process's configuration schema.
  */
 // biome-ignore lint/suspicious/noExplicitAny: rendered manifests are untyped data, checked field by field
 type Data = any;
@@ -20,15 +26,39 @@ type K8sObject = {
 
 const overlays = ['dev', 'prod', 'prod-keda'] as const;
 
-function render(overlay: string): K8sObject[] {
+/** `kubectl kustomize` of a directory, as objects. */
+function kustomize(directory: string): K8sObject[] {
   let yaml: string;
   try {
-    yaml = execFileSync('kubectl', ['kustomize', `${root}/deploy/k8s/overlays/${overlay}`], { encoding: 'utf8' });
+    yaml = execFileSync('kubectl', ['kustomize', directory], { encoding: 'utf8' });
   } catch (error) {
     const missing = (error as { code?: string }).code === 'ENOENT';
     throw new Error(missing ? 'kubectl is not installed: it renders the overlays (kubectl kustomize)' : String(error));
   }
   return parseAllDocuments(yaml).map((doc) => doc.toJS() as K8sObject);
+}
+const render = (overlay: string) => kustomize(`${root}/deploy/k8s/overlays/${overlay}`);
+
+/**
+ * An overlay with optional components added, as deploy/README.md tells an operator to add them
+ * (to the overlay's own kustomization, so they land in its namespace).
+ */
+function renderWith(overlay: string, namespace: string, components: string[]): K8sObject[] {
+  const dir = mkdtempSync(join(tmpdir(), 'imm-kustomize-'));
+  try {
+    const kustomization = {
+      apiVersion: 'kustomize.config.k8s.io/v1beta1',
+      kind: 'Kustomization',
+      namespace,
+      // kustomize takes only relative paths.
+      resources: [relative(dir, `${root}/deploy/k8s/overlays/${overlay}`)],
+      components: components.map((c) => relative(dir, `${root}/deploy/k8s/components/${c}`)),
+    };
+    writeFileSync(join(dir, 'kustomization.yaml'), JSON.stringify(kustomization));
+    return kustomize(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 const rendered = Object.fromEntries(overlays.map((o) => [o, render(o)])) as Record<
   (typeof overlays)[number],
@@ -38,16 +68,29 @@ const rendered = Object.fromEntries(overlays.map((o) => [o, render(o)])) as Reco
 const find = (objects: K8sObject[], kind: string, name: string) =>
   objects.find((o) => o.kind === kind && o.metadata.name === name);
 
-/** The model class of a built-in or KEDA kind, whose validate() checks an object against the schema. */
-async function modelOf(
-  apiVersion: string,
-  kind: string,
-): Promise<(new (data: object) => { validate(): void }) | undefined> {
-  const module =
-    apiVersion === 'keda.sh/v1alpha1'
-      ? await import('@kubernetes-models/keda/keda.sh/v1alpha1')
-      : await import(`kubernetes-models/${apiVersion}`).catch(() => undefined);
+type ModelClass = new (data: object) => { validate(): void };
+
+/** The models package of each operator's API group; the built-in groups are in kubernetes-models. */
+const operatorModels: Record<string, string> = {
+  'keda.sh': '@kubernetes-models/keda', // KEDA 2.x
+  'postgresql.cnpg.io': '@kubernetes-models/cloudnative-pg', // the CloudNativePG 1.24.1 CRDs
+  'monitoring.coreos.com': '@kubernetes-models/prometheus-operator', // prometheus-operator 0.65.1
+};
+
+/** The model class of a kind, whose validate() checks an object against the kind's schema. */
+async function modelOf(apiVersion: string, kind: string): Promise<ModelClass | undefined> {
+  const group = apiVersion.includes('/') ? (apiVersion.split('/')[0] as string) : '';
+  const pkg = group.includes('.') && !group.endsWith('.k8s.io') ? operatorModels[group] : 'kubernetes-models';
+  if (!pkg) return undefined;
+  const module = await import(`${pkg}/${apiVersion}`).catch(() => undefined);
   return module?.[kind];
+}
+
+/** Validates an object against its kind's schema; a kind no schema knows is an error, not a pass. */
+async function validateObject(object: K8sObject): Promise<void> {
+  const Model = await modelOf(object.apiVersion, object.kind);
+  if (!Model) throw new Error(`no schema validates ${object.apiVersion} ${object.kind} (${object.metadata.name})`);
+  new Model(object).validate();
 }
 
 /** What the CloudNativePG operator generates for a Cluster: the `<cluster>-app` secret's `uri`. */
@@ -125,18 +168,16 @@ describe.each(overlays)('the %s overlay', (overlay) => {
     for (const object of objects) {
       if (object.kind !== 'Namespace')
         expect(object.metadata.namespace, object.metadata.name).toBe(namespace?.metadata.name);
-      if (object.apiVersion === 'postgresql.cnpg.io/v1') continue; // checked below; no CRD schema package exists
-      const Model = await modelOf(object.apiVersion, object.kind);
-      expect(Model, `${object.apiVersion} ${object.kind}`).toBeDefined();
-      if (Model) expect(() => new Model(object).validate(), `${object.kind}/${object.metadata.name}`).not.toThrow();
+      await expect(validateObject(object), `${object.kind}/${object.metadata.name}`).resolves.toBeUndefined();
     }
+    expect(objects.some((o) => o.apiVersion === 'postgresql.cnpg.io/v1')).toBe(true);
   });
 
   it('has a CloudNativePG cluster whose generated app secret every database user reads', () => {
     const clusters = objects.filter((o) => o.kind === 'Cluster');
     expect(clusters).toHaveLength(1);
     const cluster = clusters[0] as K8sObject;
-    // The fields the operator requires and that we rely on (the CRD schema is not vendored).
+    // What we rely on beyond the CRD schema (validated above): the database, its owner, the image.
     expect(Number.isInteger(cluster.spec.instances) && cluster.spec.instances >= 1).toBe(true);
     expect(cluster.spec.bootstrap.initdb).toEqual({ database: 'imm', owner: 'imm' });
     expect(cluster.spec.storage.size).toMatch(/^\d+(Mi|Gi|Ti)$/);
@@ -202,6 +243,35 @@ describe.each(overlays)('the %s overlay', (overlay) => {
         if (p.public) expect(env.TRUSTED_PROXIES).toMatch(/^[\d./,:a-f]+$/);
       });
 
+      it('names its own traces, and sends them to the collector its ConfigMap names (none: tracing off)', () => {
+        const external = { ...cnpgAppSecrets(objects), ...(overlay === 'dev' ? {} : documentedSecrets()) };
+        expect(container.env).toContainEqual({ name: 'OTEL_SERVICE_NAME', value: p.deployName });
+        expect(serviceNameOf(p.compiled)).toBe(p.deployName); // the name it would take by itself
+        // The endpoint is a setting of the deployment, in a ConfigMap every process reads.
+        expect(container.env.map((v: Data) => v.name)).not.toContain('OTEL_EXPORTER_OTLP_ENDPOINT');
+        const config = find(objects, 'ConfigMap', 'imm-config') as K8sObject;
+        expect(container.envFrom).toContainEqual({ configMapRef: { name: 'imm-config' } });
+        expect(config.data.OTEL_EXPORTER_OTLP_ENDPOINT).toBe('');
+        const env = environmentOf(objects, container, external);
+        expect(env.OTEL_SERVICE_NAME).toBe(p.deployName);
+        expect(tracingRequested(env)).toBe(false);
+        const collector = 'http://otel-collector.monitoring:4318';
+        const configured = objects.map((o) =>
+          o === config ? { ...o, data: { ...o.data, OTEL_EXPORTER_OTLP_ENDPOINT: collector } } : o,
+        );
+        const traced = environmentOf(configured, container, external);
+        expect(traced.OTEL_EXPORTER_OTLP_ENDPOINT).toBe(collector);
+        expect(tracingRequested(traced)).toBe(true);
+      });
+
+      it('asks to be scraped on its own port at /metrics', () => {
+        expect(pod.metadata.annotations).toMatchObject({
+          'prometheus.io/scrape': 'true',
+          'prometheus.io/port': String(p.defaultPort),
+          'prometheus.io/path': '/metrics',
+        });
+      });
+
       it('keeps a replica up through voluntary disruptions, and scales where the issue asks', () => {
         const budget = objects.find(
           (o) => o.kind === 'PodDisruptionBudget' && selects(o.spec.selector, pod.metadata.labels),
@@ -228,6 +298,59 @@ describe.each(overlays)('the %s overlay', (overlay) => {
     });
   }
 
+  it('keeps every JetStream stream on as many NATS servers as the NATS chart runs', () => {
+    const nats = parseAllDocuments(read('deploy/k8s/charts/nats-values.yaml'))[0]?.toJS();
+    const servers = nats.config.cluster.enabled ? nats.config.cluster.replicas : 1;
+    expect(servers).toBe(3);
+    const external = { ...cnpgAppSecrets(objects), ...(overlay === 'dev' ? {} : documentedSecrets()) };
+    for (const p of processes.filter((q) => q.needs.servers.includes('nats'))) {
+      const container = (find(objects, 'Deployment', p.deployName) as K8sObject).spec.template.spec.containers[0];
+      const config = configLoaders[p.name](environmentOf(objects, container, external)) as {
+        NATS_STREAM_REPLICAS: number;
+      };
+      expect(config.NATS_STREAM_REPLICAS, p.name).toBe(servers);
+    }
+  });
+
+  it("keeps the worker's OPC UA PKI on a writable volume shared by its replicas and kept across restarts", () => {
+    const worker = processes.find((p) => p.name === 'worker');
+    const deployment = find(objects, 'Deployment', worker?.deployName ?? '') as K8sObject;
+    const pod = deployment.spec.template.spec;
+    const container = pod.containers[0];
+    const external = { ...cnpgAppSecrets(objects), ...(overlay === 'dev' ? {} : documentedSecrets()) };
+    const config = configLoaders.worker(environmentOf(objects, container, external)) as { OPCUA_PKI_DIR: string };
+    // The root filesystem is read-only: the folder must be a mounted volume, and a writable one.
+    expect(config.OPCUA_PKI_DIR).toMatch(/^\//);
+    const mount = container.volumeMounts.find((m: Data) => m.mountPath === config.OPCUA_PKI_DIR);
+    expect(mount, config.OPCUA_PKI_DIR).toBeDefined();
+    expect(mount.readOnly ?? false).toBe(false);
+    expect(mount.subPath).toBeUndefined();
+    const volume = pod.volumes.find((v: Data) => v.name === mount.name);
+    const claim = find(objects, 'PersistentVolumeClaim', volume.persistentVolumeClaim?.claimName);
+    expect(claim, 'a PersistentVolumeClaim, not a volume that dies with the pod').toBeDefined();
+    // Several replicas mount it at once (on any node in prod; dev runs one worker on one node).
+    const autoscaler = objects.find(
+      (o) => o.kind === 'HorizontalPodAutoscaler' && o.spec.scaleTargetRef.name === deployment.metadata.name,
+    );
+    const scaledObject = objects.find(
+      (o) => o.kind === 'ScaledObject' && o.spec.scaleTargetRef.name === deployment.metadata.name,
+    );
+    const most = Math.max(
+      deployment.spec.replicas,
+      autoscaler?.spec.maxReplicas ?? 0,
+      scaledObject?.spec.maxReplicaCount ?? 0,
+    );
+    expect(most).toBeGreaterThan(1);
+    expect(claim?.spec.accessModes).toEqual(overlay === 'dev' ? ['ReadWriteOnce'] : ['ReadWriteMany']);
+    // The volume belongs to the worker's group, so uid 1000 writes it.
+    expect(pod.securityContext.fsGroup).toBe(pod.securityContext.runAsGroup);
+    // No other process mounts it.
+    for (const d of objects.filter((o) => o.kind === 'Deployment' && o !== deployment)) {
+      const claims = (d.spec.template.spec.volumes ?? []).map((v: Data) => v.persistentVolumeClaim?.claimName);
+      expect(claims, d.metadata.name).not.toContain(claim?.metadata.name);
+    }
+  });
+
   it('routes only /api from the Ingress, to the gateway', () => {
     const ingresses = objects.filter((o) => o.kind === 'Ingress');
     expect(ingresses).toHaveLength(1);
@@ -243,6 +366,29 @@ describe.each(overlays)('the %s overlay', (overlay) => {
     const policies = objects.filter((o) => o.kind === 'NetworkPolicy');
     const denyAll = policies.find((o) => Object.keys(o.spec.podSelector).length === 0);
     expect(denyAll?.spec).toEqual({ podSelector: {}, policyTypes: ['Ingress'] });
+    // Scrapes: only the pods the monitoring selector names, in the namespace it names, only on the
+    // processes' own port (where /metrics is), and on nothing but the processes.
+    const scrapes = find(objects, 'NetworkPolicy', 'metrics-from-prometheus') as K8sObject;
+    expect(scrapes.spec.ingress).toHaveLength(1);
+    const [scrapeRule] = scrapes.spec.ingress;
+    expect(scrapeRule.ports).toEqual([{ port: 'http' }]);
+    expect(scrapeRule.from).toHaveLength(1);
+    const prometheus = scrapeRule.from[0];
+    expect(prometheus).toEqual({
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': expect.any(String) } },
+      podSelector: { matchLabels: expect.any(Object) },
+    });
+    expect(Object.keys(prometheus.podSelector.matchLabels).length).toBeGreaterThan(0);
+    for (const server of ['valkey', 'nats'])
+      expect(selects(scrapes.spec.podSelector, { 'app.kubernetes.io/name': server }), server).toBe(false);
+    expect(selects(scrapes.spec.podSelector, { 'cnpg.io/cluster': 'imm-postgres' })).toBe(false);
+    for (const p of processes) {
+      const container = (find(objects, 'Deployment', p.deployName) as K8sObject).spec.template.spec.containers[0];
+      expect(
+        container.ports.map((port: Data) => port.name),
+        p.name,
+      ).toEqual(['http']);
+    }
     for (const p of processes) {
       const labels = (find(objects, 'Deployment', p.deployName) as K8sObject).spec.template.metadata.labels;
       const peers = policies
@@ -251,17 +397,13 @@ describe.each(overlays)('the %s overlay', (overlay) => {
       const fromOutside = peers.filter(
         (peer: Data) => peer.namespaceSelector || peer.ipBlock || Object.keys(peer).length === 0,
       );
-      if (p.public) {
-        expect(fromOutside).toEqual([
-          {
-            namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } },
-            podSelector: { matchLabels: { 'app.kubernetes.io/name': 'ingress-nginx' } },
-          },
-        ]);
-      } else {
-        expect(fromOutside, p.name).toEqual([]);
-        expect(peers.length === 0 || p.name !== 'worker').toBe(true);
-      }
+      const ingressController = {
+        namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'ingress-nginx' } },
+        podSelector: { matchLabels: { 'app.kubernetes.io/name': 'ingress-nginx' } },
+      };
+      // Prometheus (scraping /metrics) reaches every process; the Ingress controller only the gateway.
+      expect(fromOutside, p.name).toEqual(p.public ? [ingressController, prometheus] : [prometheus]);
+      if (p.name === 'worker') expect(peers, 'the worker serves only health and metrics').toEqual([prometheus]);
     }
     const serverPods = {
       postgres: { 'cnpg.io/cluster': 'imm-postgres' },
@@ -296,14 +438,60 @@ describe.each(overlays)('the %s overlay', (overlay) => {
     }
   });
 
-  it('points every probe at a route every process serves', async () => {
+  it('points every probe and scrape at a route every process serves', async () => {
     const paths = new Set<string>();
     for (const d of objects.filter((o) => o.kind === 'Deployment')) {
       const c = d.spec.template.spec.containers[0];
       for (const probe of [c.readinessProbe, c.livenessProbe, c.startupProbe]) if (probe) paths.add(probe.httpGet.path);
+      paths.add(d.spec.template.metadata.annotations['prometheus.io/path']);
     }
     const statuses = await statusOfSharedRoutes([...paths]);
     for (const path of paths) expect(statuses[path], path).toBe(200);
+  });
+});
+
+describe('schema validation', () => {
+  const cluster = find(rendered.prod, 'Cluster', 'imm-postgres') as K8sObject;
+
+  it('fails a CloudNativePG Cluster with a broken field', async () => {
+    await expect(validateObject(cluster)).resolves.toBeUndefined();
+    const broken = [
+      { ...cluster.spec, instances: 'three' },
+      { ...cluster.spec, primaryUpdateStrategy: 'whenever' },
+      { ...cluster.spec, storage: { size: 20 } },
+    ];
+    for (const spec of broken)
+      await expect(validateObject({ ...cluster, spec }), JSON.stringify(spec)).rejects.toThrow(/data\/spec/);
+  });
+
+  it('fails an object of a kind no schema knows, instead of passing it', async () => {
+    const unknown = { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } };
+    await expect(validateObject(unknown)).rejects.toThrow('no schema validates example.com/v1 Widget');
+    const unknownCnpgKind = { ...cluster, kind: 'Clusterz' };
+    await expect(validateObject(unknownCnpgKind)).rejects.toThrow('no schema validates postgresql.cnpg.io/v1 Clusterz');
+  });
+});
+
+describe('the pod-monitor component (for the Prometheus operator)', () => {
+  const objects = renderWith('prod', 'imm', ['pod-monitor']);
+  const monitor = find(objects, 'PodMonitor', 'imm-control') as K8sObject;
+
+  it('adds a valid PodMonitor, and nothing else, to the overlay', async () => {
+    expect(objects.length).toBe(rendered.prod.length + 1);
+    for (const object of objects) await expect(validateObject(object), object.kind).resolves.toBeUndefined();
+    expect(monitor.metadata.namespace).toBe('imm');
+    const broken = { ...monitor, spec: { ...monitor.spec, podMetricsEndpoints: 'http' } };
+    await expect(validateObject(broken)).rejects.toThrow(/podMetricsEndpoints/);
+  });
+
+  it("scrapes /metrics on every process's port, as the NetworkPolicy lets it", () => {
+    expect(monitor.spec.podMetricsEndpoints).toEqual([{ port: 'http', path: '/metrics', interval: '30s' }]);
+    const scrapes = find(objects, 'NetworkPolicy', 'metrics-from-prometheus') as K8sObject;
+    for (const p of processes) {
+      const labels = (find(objects, 'Deployment', p.deployName) as K8sObject).spec.template.metadata.labels;
+      expect(selects(monitor.spec.selector, labels), p.name).toBe(true);
+      expect(selects(scrapes.spec.podSelector, labels), p.name).toBe(true);
+    }
   });
 });
 
@@ -325,6 +513,18 @@ describe('deploy/README.md', () => {
     expect(valkey.valkeyConfig).toMatch(/appendonly yes/);
     expect(valkey.valkeyConfig).toMatch(/maxmemory-policy noeviction/);
     expect(valkey.dataStorage.enabled).toBe(true);
+  });
+
+  it('names the operator versions whose CRD schemas validate the manifests', () => {
+    const generatedFrom = (pkg: string) => {
+      const manifest = JSON.parse(read(`node_modules/${pkg}/package.json`)) as { 'crd-generate': { input: string[] } };
+      return /\/v?(\d+\.\d+\.\d+)\/[^/]+\.yaml$/.exec(manifest['crd-generate'].input[0] ?? '')?.[1];
+    };
+    const cnpg = generatedFrom('@kubernetes-models/cloudnative-pg');
+    expect(cnpg).toMatch(/^1\.\d+\.\d+$/);
+    expect(readme).toContain(`CloudNativePG ${cnpg} CRD schema`);
+    expect(readme).toContain(`the CRDs of CloudNativePG ${cnpg}`);
+    expect(readme).toContain(`its CRDs of ${generatedFrom('@kubernetes-models/prometheus-operator')}`);
   });
 
   it('creates every secret the prod overlay reads and the operator does not generate', () => {

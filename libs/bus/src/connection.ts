@@ -14,6 +14,7 @@ import {
   type StreamConfig,
   StorageType,
 } from 'nats';
+import { StreamDeclarationError } from './errors';
 import { deadLetterStreamName, streamNameOf, subjectOf } from './subjects';
 
 export interface Bus {
@@ -39,6 +40,12 @@ export interface BusOptions {
   /** Connection name, shown by the server (e.g. `machines`). */
   name: string;
   logger: Logger;
+  /**
+   * NATS_STREAM_REPLICAS: how many servers keep a copy of each stream (at most the cluster's size;
+   * a single server takes only 1). Given, it is applied to existing streams too; left out (tools),
+   * streams are created with one replica and existing ones keep theirs.
+   */
+  streamReplicas?: number;
 }
 
 /** Long enough for any consumer outage we plan for; bounded so file storage does not grow forever. */
@@ -46,8 +53,9 @@ const RETENTION_MS = 30 * 24 * 60 * 60 * 1000;
 /** A re-publish within this window (relay retry, a second relay) is dropped by JetStream by msg id. */
 const DUPLICATE_WINDOW_MS = 2 * 60 * 1000;
 
-function streamConfigs(prefix: string): Partial<StreamConfig>[] {
+function streamConfigs(prefix: string, replicas: number): Partial<StreamConfig>[] {
   const common = {
+    num_replicas: replicas,
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
     duplicate_window: nanos(DUPLICATE_WINDOW_MS),
@@ -71,16 +79,22 @@ function streamConfigs(prefix: string): Partial<StreamConfig>[] {
 
 /**
  * Declares every stream the contracts name (idempotent; several processes may do it at once),
- * so a consumer can bind before the publishing service has ever started.
+ * so a consumer can bind before the publishing service has ever started. With `replicas` given,
+ * an existing stream with another replica count is changed to it (JetStream moves or adds the
+ * copies itself); without, existing streams keep theirs and new ones get one.
  */
-export async function declareStreams(jsm: JetStreamManager, prefix: string): Promise<void> {
-  for (const config of streamConfigs(prefix)) {
+export async function declareStreams(jsm: JetStreamManager, prefix: string, replicas?: number): Promise<void> {
+  for (const config of streamConfigs(prefix, replicas ?? 1)) {
     const name = config.name as string;
     const existing = await jsm.streams.info(name).catch(() => null);
     if (existing) {
       const sameSubjects = [...(existing.config.subjects ?? [])].sort().join() === config.subjects?.join();
-      if (!sameSubjects || existing.config.duplicate_window !== config.duplicate_window) {
-        await jsm.streams.update(name, { ...existing.config, ...config });
+      const sameReplicas = replicas === undefined || existing.config.num_replicas === replicas;
+      if (!sameSubjects || !sameReplicas || existing.config.duplicate_window !== config.duplicate_window) {
+        const wanted = { ...existing.config, ...config, num_replicas: replicas ?? existing.config.num_replicas };
+        await jsm.streams.update(name, wanted).catch((error: unknown) => {
+          throw new StreamDeclarationError(name, wanted.num_replicas, error);
+        });
       }
       continue;
     }
@@ -88,7 +102,8 @@ export async function declareStreams(jsm: JetStreamManager, prefix: string): Pro
       await jsm.streams.add(config);
     } catch (error) {
       // Another process created it between our info and add; only a missing stream is a failure.
-      if (!(await jsm.streams.info(name).catch(() => null))) throw error;
+      if (!(await jsm.streams.info(name).catch(() => null)))
+        throw new StreamDeclarationError(name, replicas ?? 1, error);
     }
   }
 }
@@ -126,7 +141,14 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
     }
   })();
   const jsm = await nc.jetstreamManager();
-  await declareStreams(jsm, prefix);
+  try {
+    await declareStreams(jsm, prefix, options.streamReplicas);
+  } catch (error) {
+    // The process will not start: leave no connection reconnecting behind.
+    await nc.close();
+    statuses.stop();
+    throw error;
+  }
   return {
     nc,
     js: nc.jetstream(),

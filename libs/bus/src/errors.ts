@@ -13,3 +13,14 @@ export class BusRequestError extends Error {
     this.name = 'BusRequestError';
   }
 }
+
+/** A stream NATS would not create or change, named with the setting that usually explains it. */
+export class StreamDeclarationError extends Error {
+  constructor(stream: string, replicas: number, cause: unknown) {
+    super(
+      `stream ${stream} with ${replicas} replica(s) (NATS_STREAM_REPLICAS) was refused by NATS: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+    this.name = 'StreamDeclarationError';
+  }
+}

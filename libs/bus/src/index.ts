@@ -1,6 +1,6 @@
 export { type Bus, type BusOptions, busReady, connectBus, declareStreams } from './connection';
 export { type ConsumerOptions, RejectedEventError, type RunningConsumer, startConsumer } from './consumer';
-export { BusRequestError, BusUnavailableError } from './errors';
+export { BusRequestError, BusUnavailableError, StreamDeclarationError } from './errors';
 export { messagingTablesSql, OutboxMessage, ProcessedEvent } from './outbox-entities';
 export { type OutboxRelay, type OutboxRelayOptions, type RelayStats, startOutboxRelay } from './outbox-relay';
 export { type PublishOptions, publishEvent } from './publish';

@@ -66,6 +66,11 @@ export const infrastructureShape = {
   DATABASE_URL: env.url('postgres://postgres@127.0.0.1:5432/imm'),
   REDIS_URL: env.url('redis://127.0.0.1:6379'),
   NATS_URL: z.string().default('nats://127.0.0.1:4222'),
+  /**
+   * Copies of each JetStream stream: 1 for a single NATS server, the cluster's size (3) on a NATS
+   * cluster, so a stream survives a server's outage. Applied to existing streams at start too.
+   */
+  NATS_STREAM_REPLICAS: env.int(1, 1, 5),
   /** Prefixes stream names and subjects, so two deployments (or test runs) share one NATS safely. */
   BUS_PREFIX: env.name('imm'),
   /** Prefixes BullMQ and rate-limit keys in Redis, for the same reason. */

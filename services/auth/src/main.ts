@@ -73,7 +73,13 @@ export async function startAuthService(config: AuthConfig, logger = createLogger
     const redis = connectRedis(config.REDIS_URL, config.THROTTLE_REDIS_TIMEOUT_MS, logger);
     closers.push(() => redis.quit().catch(() => redis.disconnect()));
 
-    const bus = await connectBus({ url: config.NATS_URL, prefix: config.BUS_PREFIX, name: 'auth', logger });
+    const bus = await connectBus({
+      url: config.NATS_URL,
+      prefix: config.BUS_PREFIX,
+      streamReplicas: config.NATS_STREAM_REPLICAS,
+      name: 'auth',
+      logger,
+    });
     closers.push(() => bus.close());
     const relay = startOutboxRelay({ orm, bus, logger });
     closers.push(() => relay.stop());

@@ -45,7 +45,13 @@ export async function startMachines(config: MachinesConfig, logger: Logger): Pro
       poolMax: config.DB_POOL_MAX,
     });
     closers.push(() => orm.close());
-    const bus = await connectBus({ url: config.NATS_URL, prefix: config.BUS_PREFIX, name: 'machines', logger });
+    const bus = await connectBus({
+      url: config.NATS_URL,
+      prefix: config.BUS_PREFIX,
+      streamReplicas: config.NATS_STREAM_REPLICAS,
+      name: 'machines',
+      logger,
+    });
     closers.push(() => bus.close());
     const relay = startOutboxRelay({
       orm,

@@ -40,7 +40,13 @@ export async function startOperationsApi(
     const queue = createOperationQueue(redis, config.REDIS_PREFIX, logger);
     closers.push(() => queue.close());
 
-    const bus = await connectBus({ url: config.NATS_URL, prefix: config.BUS_PREFIX, name: 'operations', logger });
+    const bus = await connectBus({
+      url: config.NATS_URL,
+      prefix: config.BUS_PREFIX,
+      streamReplicas: config.NATS_STREAM_REPLICAS,
+      name: 'operations',
+      logger,
+    });
     closers.push(() => bus.close());
     const outbox = startOutbox(orm, bus, logger);
     closers.push(() => outbox.stop());

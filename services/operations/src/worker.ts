@@ -42,6 +42,7 @@ export async function startOperationsWorker(
       prefix: config.BUS_PREFIX,
       name: 'operations-worker',
       logger,
+      streamReplicas: config.NATS_STREAM_REPLICAS,
     });
     closers.push(() => bus.close());
     const outbox = startOutbox(orm, bus, logger);
