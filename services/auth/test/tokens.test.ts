@@ -47,7 +47,9 @@ describe('tokens', () => {
     await expect(tokens.verifier.verifyAccess(refresh.token)).rejects.toMatchObject({
       code: ErrorCode.UNAUTHENTICATED,
     });
-    expect(() => tokens.readRefresh(tokens.issueAccess(user))).toThrow(expect.objectContaining({ code: ErrorCode.UNAUTHENTICATED }));
+    expect(() => tokens.readRefresh(tokens.issueAccess(user))).toThrow(
+      expect.objectContaining({ code: ErrorCode.UNAUTHENTICATED }),
+    );
   });
 
   it('refuses tokens of other keys, and verifies those of previous keys during a rotation', async () => {
@@ -84,6 +86,8 @@ describe('tokens', () => {
       expect.objectContaining({ code: ErrorCode.UNAUTHENTICATED }),
     );
     const none = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT', kid: keys.kid })).toString('base64url');
-    expect(() => tokens.readRefresh(`${none}.${payload}.`)).toThrow(expect.objectContaining({ code: ErrorCode.UNAUTHENTICATED }));
+    expect(() => tokens.readRefresh(`${none}.${payload}.`)).toThrow(
+      expect.objectContaining({ code: ErrorCode.UNAUTHENTICATED }),
+    );
   });
 });
