@@ -15,9 +15,9 @@ import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { dropDatabase, openDatabase } from '@imm/db';
 import { createLogger } from '@imm/logging';
-import { entities, MACHINES_SCHEMA } from '../src/data/entities';
-import { createMachineStore } from '../src/data/machine-store';
-import { migrations } from '../src/data/migrations/index';
+import { entities, MACHINES_SCHEMA } from '../src/adapters/data/entities';
+import { createMachineStore } from '../src/adapters/data/machine-store';
+import { migrations } from '../src/adapters/data/migrations/index';
 import type { ListRequest } from '../src/domain/listing';
 import { createMachineService } from '../src/domain/machine-service';
 

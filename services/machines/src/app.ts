@@ -3,8 +3,8 @@ import type { Logger } from '@imm/logging';
 import { createHttpApp, type ReadinessChecks } from '@imm/web';
 import type { Express } from 'express';
 import type { MachineService } from './domain/machine-service';
-import { machinesRouter } from './http/machines-router';
-import { machinesOpenApi } from './http/openapi';
+import { machinesRouter } from './entry/http/machines-router';
+import { machinesOpenApi } from './entry/http/openapi';
 
 export interface AppDeps {
   logger: Logger;

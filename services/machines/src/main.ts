@@ -7,16 +7,16 @@ import { closerStack, serveHttp, isEntryPoint, runMain } from '@imm/web';
 import { Redis } from 'ioredis';
 import { createApp } from './app';
 import { loadMachinesConfig, type MachinesConfig } from './config';
-import { entities, MACHINES_SCHEMA } from './data/entities';
-import { createMachineImportStore } from './data/machine-import-store';
-import { createMachineStore } from './data/machine-store';
-import { migrations } from './data/migrations/index';
+import { entities, MACHINES_SCHEMA } from './adapters/data/entities';
+import { createMachineImportStore } from './adapters/data/machine-import-store';
+import { createMachineStore } from './adapters/data/machine-store';
+import { migrations } from './adapters/data/migrations/index';
 import { createMachineService, type MachineService } from './domain/machine-service';
-import { serveMachineEndpoints } from './events/machine-endpoints';
-import { serveImportMachines } from './events/import-machines';
-import { serveMachineGet } from './events/machine-get';
-import { startOperationCompletedConsumer } from './events/operation-completed';
-import { startStatusObservedConsumer } from './events/status-observed';
+import { serveMachineEndpoints } from './entry/events/machine-endpoints';
+import { serveImportMachines } from './entry/events/import-machines';
+import { serveMachineGet } from './entry/events/machine-get';
+import { startOperationCompletedConsumer } from './entry/events/operation-completed';
+import { startStatusObservedConsumer } from './entry/events/status-observed';
 
 export interface RunningMachines {
   port: number;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { escapeLike } from '../src/data/machine-store';
+import { escapeLike } from '../src/adapters/data/machine-store';
 import { type Machine, mayWrite, ownerOfNewMachine, planOperationResult, planUpdate } from '../src/domain/machine';
 
 const at = new Date('2026-01-01T00:00:00.000Z');

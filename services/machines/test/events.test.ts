@@ -3,7 +3,7 @@ import type { EventData, EventEnvelope } from '@imm/contracts';
 import { runWithRequestId } from '@imm/logging';
 import { waitFor } from '@imm/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OPERATION_COMPLETED_CONSUMER } from '../src/events/operation-completed';
+import { OPERATION_COMPLETED_CONSUMER } from '../src/entry/events/operation-completed';
 import { call, type Harness, type Json, startHarness, type TestUser } from './harness';
 
 let h: Harness;

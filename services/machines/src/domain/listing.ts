@@ -1,4 +1,4 @@
-import type { PageRequest } from '@imm/web';
+import type { PageRequest } from '@imm/contracts';
 import type { MachineStatusValue } from './machine';
 
 export const orderFields = ['id', 'name', 'status', 'created_at', 'updated_at'] as const;

@@ -1,6 +1,5 @@
-import type { Command, OperationResultValue } from '@imm/contracts';
+import { type Command, type OperationResultValue, offsetOf, type PageOf, pageOf, resolvePage } from '@imm/contracts';
 import { NotFoundError, PermissionDeniedError } from '@imm/errors';
-import { offsetOf, type PageOf, pageOf, resolvePage } from '@imm/web';
 import type { ListRequest, MachineFilter, Ordering } from './listing';
 import {
   type Caller,

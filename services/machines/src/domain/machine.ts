@@ -3,7 +3,6 @@ import {
   type Command,
   MachineStatus,
   type MachineStatusValue,
-  OperationResult,
   type OperationResultValue,
   statusAfter,
 } from '@imm/contracts';

@@ -1,6 +1,6 @@
 import { OperationResult, type OperationResultValue } from '@imm/contracts';
 import { ConflictError, NotFoundError, PermissionDeniedError } from '@imm/errors';
-import { offsetOf, type PageOf, type PageRequest, pageOf, resolvePage } from '@imm/web';
+import { offsetOf, type PageOf, type PageRequest, pageOf, resolvePage } from '@imm/contracts';
 import {
   type Caller,
   type Command,

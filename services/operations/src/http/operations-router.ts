@@ -1,12 +1,11 @@
 import { callerOf, type Principal, requireUser, type TokenVerifier } from '@imm/auth';
-import { OperationResult } from '@imm/contracts';
+import { OperationResult, type PageRequest } from '@imm/contracts';
 import { currentRequestId } from '@imm/logging';
 import { ConflictError, PermissionDeniedError, ValidationError } from '@imm/errors';
 import {
   errorEnvelope,
   type Language,
   languageOf,
-  type PageRequest,
   pageRequestOf,
   pageView,
   parseId,

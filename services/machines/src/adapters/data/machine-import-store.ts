@@ -1,6 +1,6 @@
 import type { ImportedMachine } from '@imm/contracts';
 import { continueIdsAfterMax, type Database, type EntityManager, executeBound, importTransaction } from '@imm/db';
-import type { MachineImportStore, MachineImportTransaction } from '../domain/import-machines';
+import type { MachineImportStore, MachineImportTransaction } from '../../domain/import-machines';
 import { recordMachinesImported } from '../events/machines-imported';
 
 /** Advisory lock key ("IMPM") that serializes import runs; the API goes on meanwhile. */

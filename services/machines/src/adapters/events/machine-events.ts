@@ -1,6 +1,6 @@
 import { recordEvent } from '@imm/bus';
 import type { EntityManager } from '@imm/db';
-import { type MachineEvent, machineView } from '../domain/machine';
+import { type MachineEvent, machineView } from '../../domain/machine';
 
 /**
  * Records a machine event in the outbox through the transaction's entity manager, so it commits

@@ -1,6 +1,6 @@
 import { type Bus, type RunningConsumer, startConsumer } from '@imm/bus';
 import type { Logger } from '@imm/logging';
-import type { MachineService } from '../domain/machine-service';
+import type { MachineService } from '../../domain/machine-service';
 
 /** The durable consumer's name; the de-duplication table keys processed events by it as well. */
 export const OPERATION_COMPLETED_CONSUMER = 'machines-operation-completed';

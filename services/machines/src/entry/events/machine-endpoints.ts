@@ -1,5 +1,5 @@
 import { type Bus, serveRequests } from '@imm/bus';
-import type { MachineService } from '../domain/machine-service';
+import type { MachineService } from '../../domain/machine-service';
 
 /**
  * Answers `machines.machine.endpoints` for the OPC UA status monitor: every machine whose endpoint

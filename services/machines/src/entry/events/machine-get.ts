@@ -1,5 +1,5 @@
 import { type Bus, serveRequests } from '@imm/bus';
-import type { MachineService } from '../domain/machine-service';
+import type { MachineService } from '../../domain/machine-service';
 
 /**
  * Answers `machines.machine.get` for the operations service: owner, status, endpoint and the last

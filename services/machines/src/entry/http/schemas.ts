@@ -1,7 +1,7 @@
 import { MachineStatus, MAX_ID } from '@imm/contracts';
 import { pageQueryFields, paginatedSchemaOf } from '@imm/web';
 import { z } from 'zod';
-import { orderFields } from '../domain/listing';
+import { orderFields } from '../../domain/listing';
 
 // ---- responses -------------------------------------------------------------------------------
 

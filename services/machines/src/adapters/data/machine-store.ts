@@ -1,9 +1,9 @@
 import { markProcessed } from '@imm/bus';
 import { MAX_ID } from '@imm/contracts';
 import { type Database, type EntityManager, sqlQuery, timestampOf } from '@imm/db';
-import type { MachineFilter, Ordering } from '../domain/listing';
-import type { Machine, MachineEvent, MachineStatusValue } from '../domain/machine';
-import type { MachineStore, MachineTransaction } from '../domain/machine-service';
+import type { MachineFilter, Ordering } from '../../domain/listing';
+import type { Machine, MachineEvent, MachineStatusValue } from '../../domain/machine';
+import type { MachineStore, MachineTransaction } from '../../domain/machine-service';
 import { recordMachineEvent } from '../events/machine-events';
 import { MachineEntity } from './entities';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { pageCount, pageOf, resolvePage } from '../src/pagination';
+import { pageCount, pageOf, resolvePage } from '../src/pages';
 
-describe('pagination', () => {
+describe('pages', () => {
   it('counts pages, with one page for an empty list', () => {
     expect(pageCount(0, 10)).toBe(1);
     expect(pageCount(10, 10)).toBe(1);

@@ -1,6 +1,6 @@
 import { type Bus, type RunningConsumer, startConsumer } from '@imm/bus';
 import type { Logger } from '@imm/logging';
-import type { MachineService } from '../domain/machine-service';
+import type { MachineService } from '../../domain/machine-service';
 
 export const STATUS_OBSERVED_CONSUMER = 'machines-status-observed';
 

@@ -3,9 +3,9 @@ import { ValidationError } from '@imm/errors';
 import { pageRequestOf, pageView, parseId, route, send, singleValues, validate } from '@imm/web';
 import express, { type Request, type RequestHandler, type Router } from 'express';
 import type { z } from 'zod';
-import type { ListRequest, OrderField } from '../domain/listing';
-import { type Caller, type MachineChanges, machineView, machineViewFor } from '../domain/machine';
-import type { MachineService } from '../domain/machine-service';
+import type { ListRequest, OrderField } from '../../domain/listing';
+import { type Caller, type MachineChanges, machineView, machineViewFor } from '../../domain/machine';
+import type { MachineService } from '../../domain/machine-service';
 import { createMachineBody, listQuerySchema, patchMachineBody, replaceMachineBody } from './schemas';
 
 /** Python's names for JSON's types, as Django's "Expected a dictionary, but got list." used them. */

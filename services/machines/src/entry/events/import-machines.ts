@@ -1,6 +1,6 @@
 import { type Bus, readTransfer, serveRequests } from '@imm/bus';
 import { encodeImportReply, machinesImportPartSchema } from '@imm/contracts';
-import { importMachines, type MachineImportStore } from '../domain/import-machines';
+import { importMachines, type MachineImportStore } from '../../domain/import-machines';
 
 /**
  * The machines service's import entry point: answers `machines.import.machines` from the Django
