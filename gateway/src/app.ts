@@ -6,7 +6,7 @@ import type { TokenVerifier } from '@imm/auth';
 import type { Logger } from '@imm/logging';
 import { nameRequestSpan } from '@imm/telemetry';
 import { BadRequestError, NotFoundError } from '@imm/errors';
-import { createHttpApp, type ReadinessChecks, redisReady } from '@imm/web';
+import { createHttpApp, type ReadinessChecks } from '@imm/web';
 import { admission, requireAdmittedUser } from './admission';
 import { type GatewayConfig, type Upstream, upstreamUrls } from './config';
 import type { OpenApiCatalog } from './openapi/catalog';
@@ -18,6 +18,8 @@ export interface GatewayDeps {
   config: GatewayConfig;
   logger: Logger;
   redis: Redis;
+  /** The host's checks of what it opened (Redis); the upstream services' readiness is added here. */
+  readiness: ReadinessChecks;
   verifier: TokenVerifier;
   openApi: OpenApiCatalog;
   agents: UpstreamAgents;
@@ -71,7 +73,7 @@ export function createApp(deps: GatewayDeps): Express {
   ) as Record<Upstream, RequestHandler>;
 
   const readiness: ReadinessChecks = {
-    redis: () => redisReady(deps.redis),
+    ...deps.readiness,
     ...Object.fromEntries(Object.entries(upstreams).map(([name, url]) => [name, () => upstreamReady(url)])),
   };
 

@@ -1,4 +1,4 @@
-import { isEntryPoint, runMain } from '@imm/web';
+import { isEntryPoint, runMain } from '@imm/host';
 import { loadGatewayConfig } from './config';
 import { startGateway } from './gateway';
 

@@ -1,19 +1,16 @@
 import type { Server } from 'node:http';
 import { createTokenVerifier, redisNotBefore, remoteKeySource } from '@imm/auth';
-import { busReady, connectBus } from '@imm/bus';
-import { checkDatabase } from '@imm/db';
+import { isEntryPoint, runMain, startService } from '@imm/host';
 import { createLogger } from '@imm/logging';
-import { closerStack, serveHttp, isEntryPoint, redisReady, runMain } from '@imm/web';
 import { createApp } from './app';
 import { type ApiConfig, loadApiConfig } from './config';
-import { openOperationsDatabase } from './data/database';
+import { operationsDatabase } from './data/database';
 import { createHistoryImportStore } from './data/history-import-store';
 import { createOperationRepository } from './data/operation-repository';
 import { createOperationService } from './domain/operation-service';
 import { serveImportHistory } from './events/import-history';
 import { busMachineDirectory } from './events/machine-directory';
-import { startOutbox } from './events/outbox';
-import { closeRedis, connectRedis, createJobSubmitter, createOperationQueue } from './queue/operation-queue';
+import { createJobSubmitter, createOperationQueue } from './queue/operation-queue';
 
 export interface RunningOperationsApi {
   server: Server;
@@ -23,72 +20,54 @@ export interface RunningOperationsApi {
 }
 
 /**
- * The API process: accepts commands (recorded, then queued) and serves history. Opens everything in
- * order; `stop` closes it in reverse. Tests start it in-process through this too.
+ * The API process: accepts commands (recorded, then queued) and serves history. Tests start it
+ * in-process through this too.
  */
 export async function startOperationsApi(
   config: ApiConfig,
   logger = createLogger('operations', config.LOG_LEVEL),
 ): Promise<RunningOperationsApi> {
-  const closers = closerStack(logger);
-  try {
-    const orm = await openOperationsDatabase(config.DATABASE_URL, logger);
-    closers.push(() => orm.close());
-
-    const redis = connectRedis(config.REDIS_URL, logger, 'fail-fast');
-    closers.push(() => closeRedis(redis));
-    const queue = createOperationQueue(redis, config.REDIS_PREFIX, logger);
-    closers.push(() => queue.close());
-
-    const bus = await connectBus({
-      url: config.NATS_URL,
-      prefix: config.BUS_PREFIX,
-      streamReplicas: config.NATS_STREAM_REPLICAS,
-      name: 'operations',
-      logger,
-    });
-    closers.push(() => bus.close());
-    const outbox = startOutbox(orm, bus, logger);
-    closers.push(() => outbox.stop());
-
-    const importer = serveImportHistory(bus, createHistoryImportStore(orm, { onEventsCommitted: outbox.nudge }));
-    closers.push(() => importer.stop());
-
-    const repository = createOperationRepository(orm);
-    const submitter = createJobSubmitter(queue, logger, config.QUEUE_ADD_TIMEOUT_MS);
-    const service = createOperationService({
-      store: repository,
-      machines: busMachineDirectory(bus, config.MACHINES_REQUEST_TIMEOUT_MS),
-      jobs: submitter,
-      eventsRecorded: outbox.nudge,
-    });
-
-    const app = createApp({
-      logger,
-      service,
-      verifier: createTokenVerifier(remoteKeySource(config.AUTH_JWKS_URL), {
-        notBefore: redisNotBefore(redis, {
-          prefix: config.REDIS_PREFIX,
-          timeoutMs: config.REDIS_TIMEOUT_MS,
-          onUnavailable: (error) => logger.warn({ err: error }, 'not-before marks unreadable; tokens accepted'),
-        }),
-      }),
-      readiness: {
-        database: () => checkDatabase(orm),
-        redis: () => redisReady(redis),
-        nats: () => busReady(bus),
-      },
-    });
-    const { server, port } = await serveHttp(app, config.PORT, closers, {
+  const { server, port, stop } = await startService({
+    logger,
+    database: operationsDatabase(config.DATABASE_URL),
+    bus: { url: config.NATS_URL, prefix: config.BUS_PREFIX, streamReplicas: config.NATS_STREAM_REPLICAS, name: 'operations' },
+    relay: {},
+    redis: { queue: { url: config.REDIS_URL, kind: 'command' } },
+    context: ({ orm, bus, redis, own, eventsCommitted }) => {
+      const queue = own(createOperationQueue(redis.queue, config.REDIS_PREFIX, logger));
+      const service = createOperationService({
+        store: createOperationRepository(orm),
+        machines: busMachineDirectory(bus, config.MACHINES_REQUEST_TIMEOUT_MS),
+        jobs: createJobSubmitter(queue, logger, config.QUEUE_ADD_TIMEOUT_MS),
+        eventsRecorded: eventsCommitted,
+      });
+      return { service };
+    },
+    entries: {
+      'import-history': ({ bus, orm, eventsCommitted }) =>
+        serveImportHistory(bus, createHistoryImportStore(orm, { onEventsCommitted: eventsCommitted })),
+    },
+    http: {
+      port: config.PORT,
       host: config.HOST,
       trustedProxies: config.TRUSTED_PROXIES,
-    });
-    logger.info({ port }, 'operations API listening');
-    return { server, port, stop: closers.closeAll };
-  } catch (error) {
-    await closers.closeAll();
-    throw error;
-  }
+      app: ({ service, redis, readiness }) =>
+        createApp({
+          logger,
+          service,
+          verifier: createTokenVerifier(remoteKeySource(config.AUTH_JWKS_URL), {
+            notBefore: redisNotBefore(redis.queue, {
+              prefix: config.REDIS_PREFIX,
+              timeoutMs: config.REDIS_TIMEOUT_MS,
+              onUnavailable: (error) => logger.warn({ err: error }, 'not-before marks unreadable; tokens accepted'),
+            }),
+          }),
+          readiness,
+        }),
+    },
+  });
+  logger.info({ port }, 'operations API listening');
+  return { server, port, stop };
 }
 
 if (isEntryPoint(import.meta.url)) {

@@ -1,19 +1,17 @@
 import type { Server } from 'node:http';
-import { busReady, connectBus } from '@imm/bus';
-import { checkDatabase } from '@imm/db';
+import { isEntryPoint, runMain, startService } from '@imm/host';
 import { createLogger } from '@imm/logging';
-import { closerStack, createHttpApp, isEntryPoint, redisReady, runMain, serveHttp } from '@imm/web';
+import { createHttpApp } from '@imm/web';
 import { loadWorkerConfig, type WorkerConfig } from './config';
-import { openOperationsDatabase } from './data/database';
+import { operationsDatabase } from './data/database';
 import { createOperationRepository } from './data/operation-repository';
 import { createWatchRepository } from './data/watch-repository';
 import { createDriverRegistry, createOpcuaSessionPool, driverFactories, networkPolicy } from './drivers';
 import { opcuaSettingsOf } from './drivers/opcua-settings';
-import { startOutbox } from './events/outbox';
-import { closeRedis, connectRedis, createJobSubmitter, createOperationQueue } from './queue/operation-queue';
+import { startMachineMonitor } from './monitor/machine-monitor';
+import { createJobSubmitter, createOperationQueue } from './queue/operation-queue';
 import { type OperationWorker, startOperationWorker } from './queue/operation-worker';
 import { startSweeper } from './queue/sweeper';
-import { startMachineMonitor } from './monitor/machine-monitor';
 
 export interface RunningOperationsWorker {
   /** The health server (GET /healthz, /readyz). */
@@ -32,105 +30,79 @@ export async function startOperationsWorker(
   config: WorkerConfig,
   logger = createLogger('operations-worker', config.LOG_LEVEL),
 ): Promise<RunningOperationsWorker> {
-  const closers = closerStack(logger);
-  try {
-    const orm = await openOperationsDatabase(config.DATABASE_URL, logger);
-    closers.push(() => orm.close());
-
-    const bus = await connectBus({
-      url: config.NATS_URL,
-      prefix: config.BUS_PREFIX,
-      name: 'operations-worker',
-      logger,
-      streamReplicas: config.NATS_STREAM_REPLICAS,
-    });
-    closers.push(() => bus.close());
-    const outbox = startOutbox(orm, bus, logger);
-    closers.push(() => outbox.stop());
-
-    // The sweeper's queue fails fast while Redis is away; the worker's connection waits for it.
-    const queueRedis = connectRedis(config.REDIS_URL, logger, 'fail-fast');
-    closers.push(() => closeRedis(queueRedis));
-    const queue = createOperationQueue(queueRedis, config.REDIS_PREFIX, logger);
-    closers.push(() => queue.close());
-    const workerRedis = connectRedis(config.REDIS_URL, logger, 'blocking');
-    closers.push(() => closeRedis(workerRedis));
-
-    const repository = createOperationRepository(orm);
-    const policy = networkPolicy(config.MACHINE_NETWORKS);
-    if (policy.networks.length === 0) logger.warn('MACHINE_NETWORKS is empty: the worker may connect to any host');
-    const opcuaSettings = opcuaSettingsOf(config);
-    const opcuaSessions = createOpcuaSessionPool(opcuaSettings, logger);
-    closers.push(() => opcuaSessions.closeAll());
-    const drivers = createDriverRegistry(driverFactories, {
-      policy,
-      sim: { latencyMs: config.SIM_LATENCY_MS, failRate: config.SIM_FAIL_RATE },
-      opcua: { settings: opcuaSettings, sessions: opcuaSessions },
-    });
-    const worker = startOperationWorker({
-      connection: workerRedis,
-      prefix: config.REDIS_PREFIX,
-      concurrency: config.WORKER_CONCURRENCY,
-      lockMs: config.JOB_LOCK_MS,
-      repository,
-      drivers,
-      policy: {
-        attempts: config.DRIVER_ATTEMPTS,
-        timeoutMs: config.DRIVER_TIMEOUT_MS,
-        backoffMs: config.DRIVER_BACKOFF_MS,
-      },
-      deadlineMs: config.OPERATION_DEADLINE_MS,
-      logger,
-      onFinished: outbox.nudge,
-    });
-    closers.push(() => worker.stop(config.WORKER_SHUTDOWN_MS));
-
-    const sweeper = startSweeper({
-      repository,
-      submitter: createJobSubmitter(queue, logger, 2000),
-      intervalMs: config.SWEEP_INTERVAL_MS,
-      deadlineMs: config.OPERATION_DEADLINE_MS,
-      idempotencyTtlMs: config.IDEMPOTENCY_TTL_HOURS * 3600_000,
-      logger,
-      onExpired: outbox.nudge,
-    });
-    closers.push(() => sweeper.stop());
-
-    if (config.OPCUA_MONITOR) {
-      const monitor = startMachineMonitor({
-        bus,
-        repository: createWatchRepository(orm),
-        settings: opcuaSettings,
-        sessions: opcuaSessions,
-        policy,
-        offlineAfterMs: config.OPCUA_OFFLINE_AFTER_MS,
-        syncMs: config.OPCUA_MONITOR_SYNC_MS,
-        leaseMs: config.OPCUA_LEASE_MS,
+  const policy = networkPolicy(config.MACHINE_NETWORKS);
+  if (policy.networks.length === 0) logger.warn('MACHINE_NETWORKS is empty: the worker may connect to any host');
+  const opcua = opcuaSettingsOf(config);
+  const { server, port, context, stop } = await startService({
+    logger,
+    database: operationsDatabase(config.DATABASE_URL),
+    bus: { url: config.NATS_URL, prefix: config.BUS_PREFIX, streamReplicas: config.NATS_STREAM_REPLICAS, name: 'operations-worker' },
+    relay: {},
+    // The sweeper's queue fails fast while Redis is away (and is the readiness check); the worker's waits for it.
+    redis: { queue: { url: config.REDIS_URL, kind: 'command' }, worker: { url: config.REDIS_URL, kind: 'blocking' } },
+    context: ({ orm, redis, own, eventsCommitted }) => {
+      const queue = own(createOperationQueue(redis.queue, config.REDIS_PREFIX, logger));
+      const sessions = own(createOpcuaSessionPool(opcua, logger), (pool) => pool.closeAll());
+      const repository = createOperationRepository(orm);
+      const worker = startOperationWorker({
+        connection: redis.worker,
+        prefix: config.REDIS_PREFIX,
+        concurrency: config.WORKER_CONCURRENCY,
+        lockMs: config.JOB_LOCK_MS,
+        repository,
+        drivers: createDriverRegistry(driverFactories, {
+          policy,
+          sim: { latencyMs: config.SIM_LATENCY_MS, failRate: config.SIM_FAIL_RATE },
+          opcua: { settings: opcua, sessions },
+        }),
+        policy: {
+          attempts: config.DRIVER_ATTEMPTS,
+          timeoutMs: config.DRIVER_TIMEOUT_MS,
+          backoffMs: config.DRIVER_BACKOFF_MS,
+        },
+        deadlineMs: config.OPERATION_DEADLINE_MS,
         logger,
-        onPublished: outbox.nudge,
+        onFinished: eventsCommitted,
       });
-      closers.push(() => monitor.stop());
-    }
-
-    const app = createHttpApp({
-      logger,
-      readiness: {
-        database: () => checkDatabase(orm),
-        redis: () => redisReady(queueRedis),
-        nats: () => busReady(bus),
-      },
-      mount: () => {},
-    });
-    const { server, port } = await serveHttp(app, config.PORT, closers, {
+      own(worker, (running) => running.stop(config.WORKER_SHUTDOWN_MS));
+      return { queue, sessions, repository, worker };
+    },
+    entries: {
+      sweeper: ({ repository, queue, eventsCommitted }) =>
+        startSweeper({
+          repository,
+          submitter: createJobSubmitter(queue, logger, 2000),
+          intervalMs: config.SWEEP_INTERVAL_MS,
+          deadlineMs: config.OPERATION_DEADLINE_MS,
+          idempotencyTtlMs: config.IDEMPOTENCY_TTL_HOURS * 3600_000,
+          logger,
+          onExpired: eventsCommitted,
+        }),
+      monitor:
+        config.OPCUA_MONITOR &&
+        (({ bus, orm, sessions, eventsCommitted }) =>
+          startMachineMonitor({
+            bus,
+            repository: createWatchRepository(orm),
+            settings: opcua,
+            sessions,
+            policy,
+            offlineAfterMs: config.OPCUA_OFFLINE_AFTER_MS,
+            syncMs: config.OPCUA_MONITOR_SYNC_MS,
+            leaseMs: config.OPCUA_LEASE_MS,
+            logger,
+            onPublished: eventsCommitted,
+          })),
+    },
+    http: {
+      port: config.PORT,
       host: config.HOST,
       trustedProxies: config.TRUSTED_PROXIES,
-    });
-    logger.info({ port, concurrency: config.WORKER_CONCURRENCY }, 'operations worker running');
-    return { server, port, worker, stop: closers.closeAll };
-  } catch (error) {
-    await closers.closeAll();
-    throw error;
-  }
+      app: ({ readiness }) => createHttpApp({ logger, readiness, mount: () => {} }),
+    },
+  });
+  logger.info({ port, concurrency: config.WORKER_CONCURRENCY }, 'operations worker running');
+  return { server, port, worker: context.worker, stop };
 }
 
 if (isEntryPoint(import.meta.url)) {

@@ -1,7 +1,7 @@
 import type { Logger } from '@imm/logging';
 import { currentTraceContext, SpanKind, type TraceCarrier, tracingEnabled, withSpan } from '@imm/telemetry';
 import { Queue } from 'bullmq';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { CommandOutcome } from '../domain/drive-command';
 import type { HistoryEntry } from '../domain/history';
 import type { JobSubmitter } from '../domain/operation-service';
@@ -26,39 +26,6 @@ export interface OperationJob {
 /** BullMQ refuses integer ids, so the entry id gets a prefix: one job per entry, never two. */
 export function jobIdOf(entryId: number): string {
   return `operation-${entryId}`;
-}
-
-/**
- * A Redis connection that logs an outage once and its end once. `blocking` is the worker's kind
- * (commands wait for the reconnect, as BullMQ workers need); otherwise commands fail at once while
- * disconnected, so a request or a sweep is never held up by Redis.
- */
-export function connectRedis(url: string, logger: Logger, kind: 'blocking' | 'fail-fast'): Redis {
-  const options: RedisOptions =
-    kind === 'blocking'
-      ? { maxRetriesPerRequest: null }
-      : { maxRetriesPerRequest: 1, enableOfflineQueue: false, commandTimeout: 2000 };
-  const redis = new Redis(url, options);
-  let down = false;
-  redis.on('error', (error) => {
-    if (!down) logger.warn({ err: error, connection: kind }, 'redis unavailable');
-    down = true;
-  });
-  redis.on('ready', () => {
-    if (down) logger.info({ connection: kind }, 'redis reconnected');
-    down = false;
-  });
-  return redis;
-}
-
-/** Closes politely when Redis answers, at once when it does not (a QUIT would wait for the reconnect). */
-export async function closeRedis(redis: Redis): Promise<void> {
-  if (redis.status === 'ready') {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([redis.quit().catch(() => {}), new Promise((resolve) => (timer = setTimeout(resolve, 1000)))]);
-    clearTimeout(timer);
-  }
-  redis.disconnect();
 }
 
 export function createOperationQueue(connection: Redis, prefix: string, logger: Logger): Queue<OperationJob> {
