@@ -33,7 +33,12 @@ export async function startMachines(config: MachinesConfig, logger: Logger): Pro
   const { server, port, context, stop } = await startService({
     logger,
     database: { url: config.DATABASE_URL, schema: MACHINES_SCHEMA, entities, migrations, poolMax: config.DB_POOL_MAX },
-    bus: { url: config.NATS_URL, prefix: config.BUS_PREFIX, streamReplicas: config.NATS_STREAM_REPLICAS, name: 'machines' },
+    bus: {
+      url: config.NATS_URL,
+      prefix: config.BUS_PREFIX,
+      streamReplicas: config.NATS_STREAM_REPLICAS,
+      name: 'machines',
+    },
     relay: {
       intervalMs: config.OUTBOX_INTERVAL_MS,
       processedRetentionMs: config.PROCESSED_EVENT_RETENTION_HOURS * 3_600_000,

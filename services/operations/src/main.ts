@@ -30,7 +30,12 @@ export async function startOperationsApi(
   const { server, port, stop } = await startService({
     logger,
     database: operationsDatabase(config.DATABASE_URL),
-    bus: { url: config.NATS_URL, prefix: config.BUS_PREFIX, streamReplicas: config.NATS_STREAM_REPLICAS, name: 'operations' },
+    bus: {
+      url: config.NATS_URL,
+      prefix: config.BUS_PREFIX,
+      streamReplicas: config.NATS_STREAM_REPLICAS,
+      name: 'operations',
+    },
     relay: {},
     redis: { queue: { url: config.REDIS_URL, kind: 'command' } },
     context: ({ orm, bus, redis, own, eventsCommitted }) => {

@@ -36,7 +36,12 @@ export async function startOperationsWorker(
   const { server, port, context, stop } = await startService({
     logger,
     database: operationsDatabase(config.DATABASE_URL),
-    bus: { url: config.NATS_URL, prefix: config.BUS_PREFIX, streamReplicas: config.NATS_STREAM_REPLICAS, name: 'operations-worker' },
+    bus: {
+      url: config.NATS_URL,
+      prefix: config.BUS_PREFIX,
+      streamReplicas: config.NATS_STREAM_REPLICAS,
+      name: 'operations-worker',
+    },
     relay: {},
     // The sweeper's queue fails fast while Redis is away (and is the readiness check); the worker's waits for it.
     redis: { queue: { url: config.REDIS_URL, kind: 'command' }, worker: { url: config.REDIS_URL, kind: 'blocking' } },
