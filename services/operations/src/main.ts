@@ -6,14 +6,14 @@ import { createLogger } from '@imm/logging';
 import { closerStack, serveHttp, isEntryPoint, redisReady, runMain } from '@imm/web';
 import { createApp } from './app';
 import { type ApiConfig, loadApiConfig } from './config';
-import { openOperationsDatabase } from './data/database';
-import { createHistoryImportStore } from './data/history-import-store';
-import { createOperationRepository } from './data/operation-repository';
+import { openOperationsDatabase } from './adapters/data/database';
+import { createHistoryImportStore } from './adapters/data/history-import-store';
+import { createOperationRepository } from './adapters/data/operation-repository';
 import { createOperationService } from './domain/operation-service';
-import { serveImportHistory } from './events/import-history';
-import { busMachineDirectory } from './events/machine-directory';
-import { startOutbox } from './events/outbox';
-import { closeRedis, connectRedis, createJobSubmitter, createOperationQueue } from './queue/operation-queue';
+import { serveImportHistory } from './entry/events/import-history';
+import { busMachineDirectory } from './adapters/events/machine-directory';
+import { startOutbox } from './adapters/events/outbox';
+import { closeRedis, connectRedis, createJobSubmitter, createOperationQueue } from './adapters/queue/operation-queue';
 
 export interface RunningOperationsApi {
   server: Server;

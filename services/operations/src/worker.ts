@@ -4,16 +4,16 @@ import { checkDatabase } from '@imm/db';
 import { createLogger } from '@imm/logging';
 import { closerStack, createHttpApp, isEntryPoint, redisReady, runMain, serveHttp } from '@imm/web';
 import { loadWorkerConfig, type WorkerConfig } from './config';
-import { openOperationsDatabase } from './data/database';
-import { createOperationRepository } from './data/operation-repository';
-import { createWatchRepository } from './data/watch-repository';
-import { createDriverRegistry, createOpcuaSessionPool, driverFactories, networkPolicy } from './drivers';
-import { opcuaSettingsOf } from './drivers/opcua-settings';
-import { startOutbox } from './events/outbox';
-import { closeRedis, connectRedis, createJobSubmitter, createOperationQueue } from './queue/operation-queue';
-import { type OperationWorker, startOperationWorker } from './queue/operation-worker';
-import { startSweeper } from './queue/sweeper';
-import { startMachineMonitor } from './monitor/machine-monitor';
+import { openOperationsDatabase } from './adapters/data/database';
+import { createOperationRepository } from './adapters/data/operation-repository';
+import { createWatchRepository } from './adapters/data/watch-repository';
+import { createDriverRegistry, createOpcuaSessionPool, driverFactories, networkPolicy } from './adapters/drivers';
+import { opcuaSettingsOf } from './adapters/drivers/opcua-settings';
+import { startOutbox } from './adapters/events/outbox';
+import { closeRedis, connectRedis, createJobSubmitter, createOperationQueue } from './adapters/queue/operation-queue';
+import { type OperationWorker, startOperationWorker } from './entry/queue/operation-worker';
+import { startSweeper } from './entry/queue/sweeper';
+import { startMachineMonitor } from './entry/monitor/machine-monitor';
 
 export interface RunningOperationsWorker {
   /** The health server (GET /healthz, /readyz). */

@@ -16,12 +16,12 @@ import {
   validate,
 } from '@imm/web';
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
-import type { Caller } from '../domain/commands';
-import type { HistoryEntry, HistoryFilter } from '../domain/history';
-import type { OperationService, ReplayableResponse } from '../domain/operation-service';
+import type { Caller } from '../../domain/commands';
+import type { HistoryEntry, HistoryFilter } from '../../domain/history';
+import type { OperationService, ReplayableResponse } from '../../domain/operation-service';
 import { historyQuerySchema, idempotencyKeySchema, machineHistoryQuerySchema, operationBody } from './schemas';
 import { entryLocation, entryView } from './views';
-import { countCommand } from '../metrics';
+import { countCommand } from '../../adapters/metrics';
 
 const IDEMPOTENCY_HEADER = 'idempotency-key';
 

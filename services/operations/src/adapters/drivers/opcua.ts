@@ -1,5 +1,5 @@
 import { type StatusCode, StatusCodes } from 'node-opcua-client';
-import type { Command } from '../domain/commands';
+import type { Command } from '../../domain/commands';
 import {
   abortedError,
   type DriverFactory,

@@ -1,6 +1,6 @@
 import { type Bus, BusRequestError, BusUnavailableError, request } from '@imm/bus';
 import { ServiceUnavailableError } from '@imm/errors';
-import type { MachineDirectory } from '../domain/operation-service';
+import type { MachineDirectory } from '../../domain/operation-service';
 
 /**
  * Asks the machines service (`machines.machine.get`) for a machine's current owner, status and

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import type { WorkerConfig } from '../config';
+import type { WorkerConfig } from '../../config';
 import type { OpcuaSettings } from './opcua-sessions';
 
 /** The OPC UA settings out of the worker's configuration. */

@@ -1,4 +1,4 @@
-import type { Command } from '../domain/commands';
+import type { Command } from '../../domain/commands';
 import type { NetworkPolicy } from './network-policy';
 import type { OpcuaDriverContext } from './opcua-sessions';
 

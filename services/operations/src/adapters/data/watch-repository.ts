@@ -1,6 +1,6 @@
 import { OperationResult } from '@imm/contracts';
 import type { Database } from '@imm/db';
-import { changeSince, type Observation, statusOfObservation } from '../domain/observed-status';
+import { changeSince, type Observation, statusOfObservation } from '../../domain/observed-status';
 import { recordStatusObserved } from '../events/operation-events';
 
 export interface WatchedMachine {

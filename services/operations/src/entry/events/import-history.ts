@@ -1,6 +1,6 @@
 import { type Bus, readTransfer, serveRequests } from '@imm/bus';
 import { encodeImportReply, historyImportPartSchema } from '@imm/contracts';
-import { type HistoryImportStore, importHistory } from '../domain/import-history';
+import { type HistoryImportStore, importHistory } from '../../domain/import-history';
 
 /**
  * The operations service's import entry point (in the API process): answers

@@ -4,7 +4,7 @@ import { type Logger, runWithRequestId } from '@imm/logging';
 import { SpanKind, withSpan } from '@imm/telemetry';
 import { DelayedError, type Job, WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { OperationRepository } from '../data/operation-repository';
+import type { OperationRepository } from '../../adapters/data/operation-repository';
 import {
   type CommandOutcome,
   DriveCancelledError,
@@ -12,11 +12,11 @@ import {
   driveCommand,
   LeaseLostError,
   outcomeOfLostDrive,
-} from '../domain/drive-command';
-import type { HistoryEntry } from '../domain/history';
-import type { DriverRegistry } from '../drivers/registry';
-import { countCommand, jobWait } from '../metrics';
-import { type OperationJob, QUEUE_NAME } from './operation-queue';
+} from '../../domain/drive-command';
+import type { HistoryEntry } from '../../domain/history';
+import type { DriverRegistry } from '../../adapters/drivers/registry';
+import { countCommand, jobWait } from '../../adapters/metrics';
+import { type OperationJob, QUEUE_NAME } from '../../adapters/queue/operation-queue';
 
 export interface OperationWorkerOptions {
   /** A connection whose commands wait for a reconnect (maxRetriesPerRequest: null). */

@@ -1,7 +1,7 @@
 import type { Logger } from '@imm/logging';
-import type { OperationRepository } from '../data/operation-repository';
-import type { HistoryEntry } from '../domain/history';
-import type { OperationSubmitter } from './operation-queue';
+import type { OperationRepository } from '../../adapters/data/operation-repository';
+import type { HistoryEntry } from '../../domain/history';
+import type { OperationSubmitter } from '../../adapters/queue/operation-queue';
 
 export interface SweeperOptions {
   repository: OperationRepository;

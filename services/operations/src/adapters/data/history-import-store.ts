@@ -1,6 +1,6 @@
 import type { ImportedHistoryEntry } from '@imm/contracts';
 import { continueIdsAfterMax, type Database, type EntityManager, executeBound, importTransaction } from '@imm/db';
-import type { HistoryImportStore, HistoryImportTransaction } from '../domain/import-history';
+import type { HistoryImportStore, HistoryImportTransaction } from '../../domain/import-history';
 import { recordHistoryImported } from '../events/history-imported';
 
 /** Advisory lock key ("IMPO") that serializes import runs; commands go on meanwhile. */

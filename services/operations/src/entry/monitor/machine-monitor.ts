@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { type Bus, request } from '@imm/bus';
 import type { Logger } from '@imm/logging';
-import type { WatchRepository } from '../data/watch-repository';
-import type { Observation } from '../domain/observed-status';
-import type { NetworkPolicy } from '../drivers/network-policy';
-import type { OpcuaSessionPool, OpcuaSettings } from '../drivers/opcua-sessions';
-import { type MachineWatcher, startMachineWatcher } from './machine-watcher';
+import type { WatchRepository } from '../../adapters/data/watch-repository';
+import type { Observation } from '../../domain/observed-status';
+import type { NetworkPolicy } from '../../adapters/drivers/network-policy';
+import type { OpcuaSessionPool, OpcuaSettings } from '../../adapters/drivers/opcua-sessions';
+import { type MachineWatcher, startMachineWatcher } from '../../adapters/drivers/opcua-machine-watcher';
 
 export interface MachineMonitorOptions {
   bus: Bus;

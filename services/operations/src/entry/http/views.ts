@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { HistoryEntry } from '../domain/history';
+import type { HistoryEntry } from '../../domain/history';
 import type { historyEntrySchema } from './schemas';
 
 export type HistoryEntryView = z.infer<typeof historyEntrySchema>;

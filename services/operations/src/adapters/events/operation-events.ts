@@ -1,7 +1,7 @@
 import { createEnvelope, recordEvent } from '@imm/bus';
 import type { EventData, EventEnvelope } from '@imm/contracts';
 import type { EntityManager } from '@imm/db';
-import type { HistoryEntry } from '../domain/history';
+import type { HistoryEntry } from '../../domain/history';
 
 /**
  * What this service publishes, through the outbox of the transaction that made the change:

@@ -2,15 +2,15 @@ import { OperationResult, type OperationResultValue } from '@imm/contracts';
 import { OUTBOX_COLUMNS, outboxValues } from '@imm/bus';
 import { type Database, type EntityManager, isUniqueViolation, sqlQuery, sqlTransaction, timestampOf } from '@imm/db';
 import { runWithRequestId } from '@imm/logging';
-import type { Command } from '../domain/commands';
-import { type CommandOutcome, notStartedMessage } from '../domain/drive-command';
-import type { HistoryEntry, HistoryFilter } from '../domain/history';
+import type { Command } from '../../domain/commands';
+import { type CommandOutcome, notStartedMessage } from '../../domain/drive-command';
+import type { HistoryEntry, HistoryFilter } from '../../domain/history';
 import type {
   IdempotencyClaim,
   OperationStore,
   ReplayableResponse,
   StoredIdempotency,
-} from '../domain/operation-service';
+} from '../../domain/operation-service';
 import { operationCompletedEvent, operationRequestedEvent, recordOperationCompleted } from '../events/operation-events';
 import { IdempotencyRow, type OperationRecord, OperationRow } from './entities';
 

@@ -1,11 +1,11 @@
 import type { Logger } from '@imm/logging';
-import { type Observation, UNREACHABLE } from '../domain/observed-status';
-import { EndpointRejectedError } from '../drivers/driver';
-import type { NetworkPolicy } from '../drivers/network-policy';
-import { parseOpcuaEndpoint } from '../drivers/opcua-endpoint';
-import { readEnumeration } from '../drivers/opcua-nodes';
-import type { OpcuaSessionPool } from '../drivers/opcua-sessions';
-import { watchValues } from '../drivers/opcua-watch';
+import { type Observation, UNREACHABLE } from '../../domain/observed-status';
+import { EndpointRejectedError } from './driver';
+import type { NetworkPolicy } from './network-policy';
+import { parseOpcuaEndpoint } from './opcua-endpoint';
+import { readEnumeration } from './opcua-nodes';
+import type { OpcuaSessionPool } from './opcua-sessions';
+import { watchValues } from './opcua-watch';
 
 export interface MachineWatcherOptions {
   machineId: number;

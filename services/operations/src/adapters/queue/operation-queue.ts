@@ -2,9 +2,9 @@ import type { Logger } from '@imm/logging';
 import { currentTraceContext, SpanKind, type TraceCarrier, tracingEnabled, withSpan } from '@imm/telemetry';
 import { Queue } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
-import type { CommandOutcome } from '../domain/drive-command';
-import type { HistoryEntry } from '../domain/history';
-import type { JobSubmitter } from '../domain/operation-service';
+import type { CommandOutcome } from '../../domain/drive-command';
+import type { HistoryEntry } from '../../domain/history';
+import type { JobSubmitter } from '../../domain/operation-service';
 import { reportQueueDepth } from '../metrics';
 
 export const QUEUE_NAME = 'operations';
