@@ -2,3 +2,4 @@ export * from './events';
 export * from './requests';
 export * from './imports';
 export * from './lifecycle';
+export * from './pages';

@@ -1,6 +1,13 @@
-import { OperationResult, type OperationResultValue } from '@imm/contracts';
+import {
+  OperationResult,
+  type OperationResultValue,
+  offsetOf,
+  type PageOf,
+  type PageRequest,
+  pageOf,
+  resolvePage,
+} from '@imm/contracts';
 import { ConflictError, NotFoundError, PermissionDeniedError } from '@imm/errors';
-import { offsetOf, type PageOf, type PageRequest, pageOf, resolvePage } from '@imm/web';
 import {
   type Caller,
   type Command,
