@@ -35,7 +35,7 @@ export const OperationRow = defineEntity({
 });
 export type OperationRecord = InferEntity<typeof OperationRow>;
 
-/** The first response to a POST carrying an `Idempotency-Key`, replayed for a retry with that key. */
+/** What a POST carrying an `Idempotency-Key` came to, replayed for a retry with that key. */
 export const IdempotencyRow = defineEntity({
   name: 'IdempotencyKey',
   tableName: 'idempotency_key',
@@ -44,8 +44,10 @@ export const IdempotencyRow = defineEntity({
     key: p.text().primary(),
     /** What the request asked for; a retry asking for something else is a conflict. */
     fingerprint: p.text(),
-    /** The response as JSON text, so a replay is byte for byte the first one (jsonb would reorder keys). */
-    response: p.text(),
+    /** The decision (see kept-decision.ts); null only on rows written before migration 0006. */
+    decision: p.json().nullable(),
+    /** Rows written before migration 0006: the first response as JSON text, replayed from it. */
+    response: p.text().nullable(),
     createdAt: p.datetime().columnType('timestamptz'),
   }),
 });

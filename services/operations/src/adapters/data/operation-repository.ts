@@ -1,21 +1,15 @@
 import { OperationResult, type OperationResultValue } from '@imm/contracts';
 import { OUTBOX_COLUMNS, outboxValues } from '@imm/bus';
-import { type Database, type EntityManager, isUniqueViolation, sqlQuery, sqlTransaction, timestampOf } from '@imm/db';
+import { type Database, type EntityManager, sqlQuery, sqlTransaction, timestampOf } from '@imm/db';
 import { runWithRequestId } from '@imm/logging';
 import type { Command } from '../../domain/commands';
-import { type CommandOutcome, notStartedMessage } from '../../domain/drive-command';
+import type { CommandOutcome } from '../../domain/drive-command';
 import type { HistoryEntry, HistoryFilter } from '../../domain/history';
-import type {
-  IdempotencyClaim,
-  OperationStore,
-  ReplayableResponse,
-  StoredIdempotency,
-} from '../../domain/operation-service';
-import { operationCompletedEvent, operationRequestedEvent, recordOperationCompleted } from '../events/operation-events';
+import type { OperationStore } from '../../domain/operation-store';
+import { operationCompletedEvent, recordOperationCompleted } from '../events/operation-events';
+import { MACHINE_LOCK, withCommandTransaction } from './command-transaction';
 import { IdempotencyRow, type OperationRecord, OperationRow } from './entities';
-
-const ONE_PENDING_PER_MACHINE = 'operation_one_pending_per_machine';
-const IDEMPOTENCY_KEY_PK = 'idempotency_key_pkey';
+import { decisionOfRow } from './kept-decision';
 
 function toEntry(row: OperationRecord): HistoryEntry {
   return {
@@ -134,57 +128,6 @@ function entriesOf(em: EntityManager, rows: Record<string, unknown>[]): HistoryE
   return rows.map((row) => toEntry(em.map(OperationRow, row) as OperationRecord));
 }
 
-/** Advisory lock namespace ("OPS\0") of the per-machine lock; the second key is the machine id. */
-const MACHINE_LOCK = 0x4f505300;
-
-/**
- * Serializes, per machine, accepting a command with recording a result: a state check never reads
- * a result that commits just after it (two STARTs racing a fast machine would both be accepted).
- */
-async function lockMachine(tx: EntityManager, machineId: number): Promise<void> {
-  await tx.execute('select pg_advisory_xact_lock(?, ?)', [MACHINE_LOCK, machineId]);
-}
-
-/**
- * One statement that writes a new entry, its requested event when it is PENDING, and the response
- * an Idempotency-Key replays: data-modifying CTEs commit together or not at all.
- */
-function entryStatement(entry: HistoryEntry, claim: IdempotencyClaim | undefined): [string, unknown[]] {
-  const values: unknown[] = [];
-  const params = (...items: unknown[]) => items.map((item) => `$${values.push(item)}`).join(', ');
-  const writes = [
-    `insert into operation (id, request_datetime, command, worker, machine_id, machine_owner_id, result, message,
-       endpoint, request_id, created_at, finished_at)
-     values (${params(
-       entry.id,
-       entry.requestDatetime,
-       entry.command,
-       entry.worker,
-       entry.machineId,
-       entry.machineOwnerId,
-       entry.result,
-       entry.message,
-       entry.endpoint,
-       entry.requestId,
-       entry.createdAt,
-       entry.finishedAt,
-     )})`,
-  ];
-  if (entry.result === OperationResult.PENDING) {
-    writes.push(
-      `insert into outbox_message ${OUTBOX_COLUMNS} values (${params(...outboxValues(operationRequestedEvent(entry)))})`,
-    );
-  }
-  if (claim) {
-    writes.push(
-      `update idempotency_key set response = ${params(JSON.stringify(claim.respond(entry)))}
-       where user_id = ${params(claim.userId)} and key = ${params(claim.key)}`,
-    );
-  }
-  const last = writes.pop() as string;
-  return [writes.length > 0 ? `with ${writes.map((sql, i) => `w${i} as (${sql})`).join(', ')} ${last}` : last, values];
-}
-
 /** A worker's lease on an entry it is about to drive. */
 export interface DriveClaim {
   entry: HistoryEntry;
@@ -196,58 +139,18 @@ export interface DriveClaim {
 export function createOperationRepository(orm: Database) {
   const fork = () => orm.em.fork();
 
-  async function findIdempotency(userId: number, key: string): Promise<StoredIdempotency | undefined> {
-    const row = await fork().findOne(IdempotencyRow, { userId, key });
-    return row ? { fingerprint: row.fingerprint, response: JSON.parse(row.response) as ReplayableResponse } : undefined;
-  }
-
   const store: OperationStore = {
-    findIdempotency,
-
-    async recordEntry(machineId, appliedUpTo, decide, claim) {
-      if (!Number.isSafeInteger(machineId) || (appliedUpTo !== null && !Number.isSafeInteger(appliedUpTo))) {
-        throw new Error(`not an id: ${machineId}, ${appliedUpTo}`);
-      }
-      try {
-        // Three round trips (four with a key): the lock, the entry's id and the state check travel
-        // with BEGIN; the entry, its event and the key's response are one statement; then COMMIT.
-        return await sqlTransaction(orm, async (tx) => {
-          const createdAt = new Date();
-          // The key first: a concurrent retry with the same key waits here until this commits, then
-          // finds the key taken and replays this response.
-          if (claim) {
-            await tx.query(
-              "insert into idempotency_key (user_id, key, fingerprint, response, created_at) values ($1, $2, $3, '{}', $4)",
-              [claim.userId, claim.key, claim.fingerprint, createdAt],
-            );
-          }
-          const [, ids, newestRows] = await tx.batch([
-            `select pg_advisory_xact_lock(${MACHINE_LOCK}, ${machineId})`,
-            "select nextval('operation_id_seq')::int as id",
-            `select command, result from operation
-             where machine_id = ${machineId} and result in (${OperationResult.SUCCESS}, ${OperationResult.REMOTEFAILED})
-             ${appliedUpTo === null ? '' : `and id > ${appliedUpTo}`}
-             order by id desc limit 1`,
-          ]);
-          const next = ids?.[0] as { id: number } | undefined;
-          if (!next) throw new Error('the operation sequence gave no id');
-          const unapplied = newestRows?.[0] as { command: Command; result: OperationResultValue } | undefined;
-          const draft = decide(unapplied && { command: unapplied.command, result: unapplied.result });
-          // A refusal is over the moment it is recorded; an accepted command finishes later.
-          const finishedAt = draft.result === OperationResult.PENDING ? null : createdAt;
-          const entry: HistoryEntry = { ...draft, id: next.id, createdAt, finishedAt };
-          await tx.query(...entryStatement(entry, claim));
-          return { kind: 'recorded' as const, entry };
-        });
-      } catch (error) {
-        if (isUniqueViolation(error, ONE_PENDING_PER_MACHINE)) return { kind: 'busy' };
-        if (claim && isUniqueViolation(error, IDEMPOTENCY_KEY_PK)) {
-          const stored = await findIdempotency(claim.userId, claim.key);
-          if (stored) return { kind: 'claimed', stored };
-        }
-        throw error;
-      }
+    async keptDecision(userId, key) {
+      const [row] = await sqlQuery<{ fingerprint: string; decision: unknown; response: string | null }>(
+        orm,
+        'select fingerprint, decision, response from idempotency_key where user_id = $1 and key = $2',
+        [userId, key],
+        'kept_decision',
+      );
+      return row ? { fingerprint: row.fingerprint, decision: decisionOfRow(row) } : undefined;
     },
+
+    withCommandTransaction: (work) => withCommandTransaction(orm, work),
 
     async findEntry(id) {
       const [row] = await sqlQuery<OperationSqlRow>(orm, 'select * from operation where id = $1', [id], 'entry_by_id');
@@ -381,16 +284,17 @@ export function createOperationRepository(orm: Database) {
 
     /**
      * Ends as INTERNALFAILED every command still PENDING `deadlineMs` after it was accepted that no
-     * worker has started: never one that may have been sent, nor one a worker holds (nor an imported one).
+     * worker has started, with `message` as the reason: never one that may have been sent, nor one a
+     * worker holds (nor an imported one).
      */
-    async expireOverdue(deadlineMs: number): Promise<HistoryEntry[]> {
+    async expireOverdue(deadlineMs: number, message: string): Promise<HistoryEntry[]> {
       return fork().transactional(async (tx) => {
         const rows = await tx.execute(
           `update operation set result = ?, message = ?, finished_at = now()
            where result = ? and imported_at is null and created_at < now() - make_interval(secs => ?)
              and sent_at is null and (lease_until is null or lease_until < now())
            returning *`,
-          [OperationResult.INTERNALFAILED, notStartedMessage(deadlineMs), OperationResult.PENDING, deadlineMs / 1000],
+          [OperationResult.INTERNALFAILED, message, OperationResult.PENDING, deadlineMs / 1000],
         );
         const entries = entriesOf(tx, rows);
         for (const entry of entries) {

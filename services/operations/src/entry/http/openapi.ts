@@ -31,8 +31,7 @@ export function operationsOpenApi() {
       result: historyEntrySchema,
       headers: {
         Location: 'The history entry: /api/machines/{id}/history/{entryId}/',
-        'Idempotent-Replayed':
-          '`true` when this is the stored first response to an earlier request with the same Idempotency-Key',
+        'Idempotent-Replayed': '`true` when this answers what an earlier request with the same Idempotency-Key decided',
       },
     },
     errors: [400, 401, 403, 404, 409, 415],

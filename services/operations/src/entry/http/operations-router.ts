@@ -1,27 +1,15 @@
 import { callerOf, type Principal, requireUser, type TokenVerifier } from '@imm/auth';
-import { OperationResult } from '@imm/contracts';
 import { currentRequestId } from '@imm/logging';
-import { ConflictError, PermissionDeniedError, ValidationError } from '@imm/errors';
-import {
-  errorEnvelope,
-  type Language,
-  languageOf,
-  type PageRequest,
-  pageRequestOf,
-  pageView,
-  parseId,
-  route,
-  send,
-  singleValues,
-  validate,
-} from '@imm/web';
+import { ValidationError } from '@imm/errors';
+import { type PageRequest, pageRequestOf, pageView, parseId, route, send, singleValues, validate } from '@imm/web';
 import express, { type Request, type RequestHandler, type Response, type Router } from 'express';
+import { countCommand } from '../../adapters/metrics';
+import { type CommandDecision, refusalOf } from '../../domain/command-decision';
 import type { Caller } from '../../domain/commands';
-import type { HistoryEntry, HistoryFilter } from '../../domain/history';
-import type { OperationService, ReplayableResponse } from '../../domain/operation-service';
+import type { HistoryFilter } from '../../domain/history';
+import type { OperationService } from '../../domain/operation-service';
 import { historyQuerySchema, idempotencyKeySchema, machineHistoryQuerySchema, operationBody } from './schemas';
 import { entryLocation, entryView } from './views';
-import { countCommand } from '../../adapters/metrics';
 
 const IDEMPOTENCY_HEADER = 'idempotency-key';
 
@@ -30,23 +18,14 @@ function callerFrom(principal: Principal): Caller {
 }
 
 /**
- * The response an entry gets: 202 with the entry for an accepted command, the refusal otherwise.
- * Also what an Idempotency-Key stores, so a retry gets exactly this again.
+ * The answer to a decision, the same for a first request and a replay: 202 with the PENDING entry
+ * and its Location, or the refusal's error, which the error handler writes in the language of the
+ * request being answered.
  */
-function responseFor(entry: HistoryEntry, language: Language): ReplayableResponse {
-  switch (entry.result) {
-    case OperationResult.PENDING:
-      return { status: 202, body: { status: 1, result: entryView(entry) }, location: entryLocation(entry) };
-    case OperationResult.PERMISSIONDENIED:
-      return { status: 403, body: errorEnvelope(new PermissionDeniedError(), language) };
-    default:
-      return { status: 409, body: errorEnvelope(new ConflictError(), language) };
-  }
-}
-
-function write(res: Response, response: ReplayableResponse): void {
-  if (response.location) res.location(response.location);
-  res.status(response.status).json(response.body);
+function answer(res: Response, decision: CommandDecision): void {
+  if (decision.kind === 'refused') throw refusalOf(decision);
+  res.location(entryLocation(decision.entry));
+  send(res, entryView(decision.entry), 202);
 }
 
 function idempotencyKeyOf(req: Request): string | undefined {
@@ -92,22 +71,19 @@ export function operationsRouter({ service, verifier }: OperationsRouterDeps): R
       const machineId = parseId(req.params.id);
       const key = idempotencyKeyOf(req);
       const { command } = validate(operationBody, req.body);
-      const language = languageOf(req);
       const outcome = await service.request({
         caller,
         machineId,
         command,
         requestDatetime,
         requestId: currentRequestId(),
-        idempotency: key === undefined ? undefined : { key, respond: (entry) => responseFor(entry, language) },
+        idempotencyKey: key,
       });
-      if (outcome.kind === 'replay') {
-        res.set('Idempotent-Replayed', 'true');
-        write(res, outcome.response);
-      } else {
-        countCommand(outcome.entry.command, outcome.entry.result);
-        write(res, responseFor(outcome.entry, language));
-      }
+      const { decision } = outcome;
+      if (outcome.replayed) res.set('Idempotent-Replayed', 'true');
+      else if (decision.kind === 'accepted') countCommand(decision.entry.command, decision.entry.result);
+      else countCommand(decision.command, decision.result);
+      answer(res, decision);
     }),
   });
 

@@ -42,7 +42,7 @@ export const operationBody = z
 export const idempotencyHeaders = z.object({
   'idempotency-key': z.string().optional().meta({
     description:
-      'Makes a retried POST return the first response (status, body and Location) instead of asking again; up to 255 printable characters, kept 24 hours. The same key with a different command or machine is a 409.',
+      'Makes a retried POST answer what the first one decided (status, entry and Location; a refusal’s message in the retry’s language) instead of asking again; up to 255 printable characters, kept 24 hours. The same key with a different command or machine is a 409.',
   }),
 });
 

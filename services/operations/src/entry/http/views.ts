@@ -1,11 +1,11 @@
 import type { z } from 'zod';
-import type { HistoryEntry } from '../../domain/history';
+import type { DecidedEntry } from '../../domain/command-decision';
 import type { historyEntrySchema } from './schemas';
 
 export type HistoryEntryView = z.infer<typeof historyEntrySchema>;
 
 /** An entry as clients see it (the endpoint snapshot and request id stay inside). */
-export function entryView(entry: HistoryEntry): HistoryEntryView {
+export function entryView(entry: DecidedEntry): HistoryEntryView {
   return {
     id: entry.id,
     request_datetime: entry.requestDatetime.toISOString(),
@@ -20,6 +20,6 @@ export function entryView(entry: HistoryEntry): HistoryEntryView {
   };
 }
 
-export function entryLocation(entry: HistoryEntry): string {
+export function entryLocation(entry: Pick<DecidedEntry, 'id' | 'machineId'>): string {
   return `/api/machines/${entry.machineId}/history/${entry.id}/`;
 }

@@ -1,5 +1,6 @@
 import type { Logger } from '@imm/logging';
 import type { OperationRepository } from '../../adapters/data/operation-repository';
+import { notStartedMessage } from '../../domain/drive-command';
 import type { HistoryEntry } from '../../domain/history';
 import type { OperationSubmitter } from '../../adapters/queue/operation-queue';
 
@@ -34,7 +35,7 @@ export function startSweeper(options: SweeperOptions): { stop(): Promise<void>; 
 
   async function sweepOnce(): Promise<void> {
     try {
-      const expired = await repository.expireOverdue(options.deadlineMs);
+      const expired = await repository.expireOverdue(options.deadlineMs, notStartedMessage(options.deadlineMs));
       if (expired.length > 0) {
         log.warn({ operationIds: expired.map((e) => e.id) }, 'commands ended as INTERNALFAILED: past their deadline');
         options.onExpired?.(expired);
