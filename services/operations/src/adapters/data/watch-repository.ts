@@ -1,14 +1,12 @@
 import { OperationResult } from '@imm/contracts';
-import type { Database } from '@imm/db';
-import { changeSince, type Observation, statusOfObservation } from '../../domain/observed-status';
+import type { Database, EntityManager } from '@imm/db';
+import type { ObservationStore, ObservationTransaction } from '../../domain/publish-observation';
 import { recordStatusObserved } from '../events/operation-events';
 
 export interface WatchedMachine {
   machineId: number;
   endpoint: string;
 }
-
-export type PublishOutcome = 'published' | 'unchanged' | 'pending' | 'not_held';
 
 interface WatchRow {
   endpoint: string;
@@ -19,6 +17,50 @@ interface WatchRow {
   reachable: boolean | null;
 }
 
+/** The statements of publishing one observation (row lock, our commands, the new row and its event). */
+function observationTransactionOf(tx: EntityManager): ObservationTransaction {
+  return {
+    async watched(machineId) {
+      const [row] = await tx.execute<WatchRow[]>(
+        `select endpoint, holder, lease_until > now() as live, job_status, machine_mode, reachable
+         from machine_watch where machine_id = ? for update`,
+        [machineId],
+      );
+      if (!row) return undefined;
+      return {
+        endpoint: row.endpoint,
+        holder: row.holder,
+        live: row.live === true,
+        previous:
+          row.reachable === null
+            ? null
+            : { reachable: row.reachable, jobStatus: row.job_status, machineMode: row.machine_mode },
+      };
+    },
+
+    async commandsOn(machineId) {
+      const [row] = await tx.execute<{ pending: boolean; decided: number | string | null }[]>(
+        `select exists(select 1 from operation where machine_id = ? and result = ?) as pending,
+                (select max(id) from operation where machine_id = ? and result in (?, ?)) as decided`,
+        [machineId, OperationResult.PENDING, machineId, OperationResult.SUCCESS, OperationResult.REMOTEFAILED],
+      );
+      const decided = row?.decided;
+      return {
+        pending: row?.pending === true,
+        decided: decided === null || decided === undefined ? null : Number(decided),
+      };
+    },
+
+    async publish(machineId, observation, event) {
+      await tx.execute(
+        'update machine_watch set job_status = ?, machine_mode = ?, reachable = ?, observed_at = now() where machine_id = ?',
+        [observation.jobStatus, observation.machineMode, observation.reachable, machineId],
+      );
+      recordStatusObserved(tx, event);
+    },
+  };
+}
+
 /**
  * The status monitor's table (`machine_watch`): which machines to watch, the lease each replica
  * holds on its machines, and the last observation published per machine.
@@ -27,7 +69,7 @@ export function createWatchRepository(orm: Database) {
   const fork = () => orm.em.fork();
   const seconds = (ms: number) => ms / 1000;
 
-  return {
+  const store = {
     /** Makes the table list exactly these machines; a changed endpoint starts from no observation. */
     async syncMachines(machines: WatchedMachine[]): Promise<void> {
       // One JSON parameter: the query builder would spread an array into a list of parameters.
@@ -109,56 +151,12 @@ export function createWatchRepository(orm: Database) {
       });
     },
 
-    /**
-     * Publishes an observation as `operations.machine.status_observed` if this replica still holds
-     * the machine, no command of ours is pending on it (its result decides first), and it differs
-     * from the last one published. Row and event commit together.
-     */
-    async publishObservation(
-      holder: string,
-      machineId: number,
-      endpoint: string,
-      observation: Observation,
-    ): Promise<PublishOutcome> {
-      return fork().transactional(async (tx) => {
-        const [row] = await tx.execute<WatchRow[]>(
-          `select endpoint, holder, lease_until > now() as live, job_status, machine_mode, reachable
-           from machine_watch where machine_id = ? for update`,
-          [machineId],
-        );
-        if (!row || row.holder !== holder || !row.live || row.endpoint !== endpoint) return 'not_held';
-        const [operations] = await tx.execute<{ pending: boolean; decided: number | null }[]>(
-          `select exists(select 1 from operation where machine_id = ? and result = ?) as pending,
-                  (select max(id) from operation where machine_id = ? and result in (?, ?)) as decided`,
-          [machineId, OperationResult.PENDING, machineId, OperationResult.SUCCESS, OperationResult.REMOTEFAILED],
-        );
-        if (operations?.pending) return 'pending';
-        const previous: Observation | null =
-          row.reachable === null
-            ? null
-            : { reachable: row.reachable, jobStatus: row.job_status, machineMode: row.machine_mode };
-        const change = changeSince(previous, observation);
-        if (!change.changed) return 'unchanged';
-        await tx.execute(
-          'update machine_watch set job_status = ?, machine_mode = ?, reachable = ?, observed_at = now() where machine_id = ?',
-          [observation.jobStatus, observation.machineMode, observation.reachable, machineId],
-        );
-        recordStatusObserved(tx, {
-          machine_id: machineId,
-          job_status: observation.jobStatus,
-          machine_mode: observation.machineMode,
-          reachable: observation.reachable,
-          status: statusOfObservation(observation),
-          job_status_changed: change.jobStatusChanged,
-          reachability_changed: change.reachabilityChanged,
-          after_operation_id:
-            operations?.decided === null || operations?.decided === undefined ? null : Number(operations.decided),
-          observed_at: new Date().toISOString(),
-        });
-        return 'published';
-      });
+    /** The transaction in which the domain decides whether an observation is published. */
+    withObservationTransaction<T>(work: (tx: ObservationTransaction) => Promise<T>): Promise<T> {
+      return fork().transactional((em) => work(observationTransactionOf(em)));
     },
   };
+  return store satisfies ObservationStore;
 }
 
 export type WatchRepository = ReturnType<typeof createWatchRepository>;

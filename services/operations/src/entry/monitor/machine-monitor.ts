@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { type Bus, request } from '@imm/bus';
+import type { Bus } from '@imm/bus';
 import type { Logger } from '@imm/logging';
 import type { WatchRepository } from '../../adapters/data/watch-repository';
 import type { Observation } from '../../domain/observed-status';
+import { publishObservation } from '../../domain/publish-observation';
+import { opcuaMachines } from '../../adapters/events/machine-endpoints';
 import type { NetworkPolicy } from '../../adapters/drivers/network-policy';
 import type { OpcuaSessionPool, OpcuaSettings } from '../../adapters/drivers/opcua-sessions';
 import { type MachineWatcher, startMachineWatcher } from '../../adapters/drivers/opcua-machine-watcher';
@@ -76,7 +78,7 @@ export function startMachineMonitor(options: MachineMonitorOptions): MachineMoni
         entry.again = false;
         const observation = entry.latest;
         if (!observation || stopped || watched.get(entry.machineId) !== entry) return;
-        const outcome = await repository.publishObservation(holder, entry.machineId, entry.endpoint, observation);
+        const outcome = await publishObservation(repository, holder, entry.machineId, entry.endpoint, observation);
         if (outcome === 'published') {
           log.info({ machineId: entry.machineId, ...observation }, 'machine status observed');
           options.onPublished?.();
@@ -124,8 +126,7 @@ export function startMachineMonitor(options: MachineMonitorOptions): MachineMoni
 
   async function syncOnce(): Promise<void> {
     try {
-      const reply = await request(options.bus, 'machines.machine.endpoints', { scheme: 'opc.tcp' }, 3000);
-      await repository.syncMachines(reply.machines.map((m) => ({ machineId: m.id, endpoint: m.endpoint })));
+      await repository.syncMachines(await opcuaMachines(options.bus, 3000));
     } catch (error) {
       // Without the list, the leases still renew: nothing is dropped for a passing outage.
       log.warn({ err: error }, 'machine list not refreshed');
