@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import '@imm/web';
 import '@imm/bus';
 import '../../services/auth/src/metrics';
-import '../../services/operations/src/metrics';
+import '../../services/operations/src/adapters/metrics';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 

@@ -3,8 +3,8 @@ import type { Logger } from '@imm/logging';
 import { createHttpApp, type ReadinessChecks } from '@imm/web';
 import type { Express } from 'express';
 import type { OperationService } from './domain/operation-service';
-import { operationsOpenApi } from './http/openapi';
-import { operationsRouter } from './http/operations-router';
+import { operationsOpenApi } from './entry/http/openapi';
+import { operationsRouter } from './entry/http/operations-router';
 
 export interface AppDeps {
   logger: Logger;

@@ -1,6 +1,6 @@
 import { env, infrastructureShape, loadConfig } from '@imm/config';
 import { z } from 'zod';
-import { parseCidr } from './drivers/network-policy';
+import { parseCidr } from './adapters/drivers/network-policy';
 
 /** Settings both processes read: the API checks state and deadlines, the worker enforces them. */
 const operationsShape = {

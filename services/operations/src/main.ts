@@ -4,13 +4,13 @@ import { isEntryPoint, runMain, startService } from '@imm/host';
 import { createLogger } from '@imm/logging';
 import { createApp } from './app';
 import { type ApiConfig, loadApiConfig } from './config';
-import { operationsDatabase } from './data/database';
-import { createHistoryImportStore } from './data/history-import-store';
-import { createOperationRepository } from './data/operation-repository';
+import { operationsDatabase } from './adapters/data/database';
+import { createHistoryImportStore } from './adapters/data/history-import-store';
+import { createOperationRepository } from './adapters/data/operation-repository';
 import { createOperationService } from './domain/operation-service';
-import { serveImportHistory } from './events/import-history';
-import { busMachineDirectory } from './events/machine-directory';
-import { createJobSubmitter, createOperationQueue } from './queue/operation-queue';
+import { serveImportHistory } from './entry/events/import-history';
+import { busMachineDirectory } from './adapters/events/machine-directory';
+import { createJobSubmitter, createOperationQueue } from './adapters/queue/operation-queue';
 
 export interface RunningOperationsApi {
   server: Server;

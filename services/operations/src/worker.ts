@@ -3,15 +3,15 @@ import { isEntryPoint, runMain, startService } from '@imm/host';
 import { createLogger } from '@imm/logging';
 import { createHttpApp } from '@imm/web';
 import { loadWorkerConfig, type WorkerConfig } from './config';
-import { operationsDatabase } from './data/database';
-import { createOperationRepository } from './data/operation-repository';
-import { createWatchRepository } from './data/watch-repository';
-import { createDriverRegistry, createOpcuaSessionPool, driverFactories, networkPolicy } from './drivers';
-import { opcuaSettingsOf } from './drivers/opcua-settings';
-import { startMachineMonitor } from './monitor/machine-monitor';
-import { createJobSubmitter, createOperationQueue } from './queue/operation-queue';
-import { type OperationWorker, startOperationWorker } from './queue/operation-worker';
-import { startSweeper } from './queue/sweeper';
+import { operationsDatabase } from './adapters/data/database';
+import { createOperationRepository } from './adapters/data/operation-repository';
+import { createWatchRepository } from './adapters/data/watch-repository';
+import { createDriverRegistry, createOpcuaSessionPool, driverFactories, networkPolicy } from './adapters/drivers';
+import { opcuaSettingsOf } from './adapters/drivers/opcua-settings';
+import { startMachineMonitor } from './entry/monitor/machine-monitor';
+import { createJobSubmitter, createOperationQueue } from './adapters/queue/operation-queue';
+import { type OperationWorker, startOperationWorker } from './entry/queue/operation-worker';
+import { startSweeper } from './entry/queue/sweeper';
 
 export interface RunningOperationsWorker {
   /** The health server (GET /healthz, /readyz). */

@@ -14,7 +14,7 @@ import {
   restrictTo,
   TransportError,
   unrestricted,
-} from '../src/drivers';
+} from '../src/adapters/drivers';
 import type { RunningOperationsApi } from '../src/main';
 import type { RunningOperationsWorker } from '../src/worker';
 import {

@@ -1,7 +1,7 @@
 import { dropTestDatabase, query, testInfrastructure } from '@imm/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openOperationsDatabase } from '../src/data/database';
-import { createOperationRepository, type OperationRepository } from '../src/data/operation-repository';
+import { openOperationsDatabase } from '../src/adapters/data/database';
+import { createOperationRepository, type OperationRepository } from '../src/adapters/data/operation-repository';
 import { silent } from './harness';
 
 const { DATABASE_URL } = testInfrastructure('ops_counts');

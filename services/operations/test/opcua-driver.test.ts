@@ -15,7 +15,7 @@ import {
   type OpcuaSettings,
   restrictTo,
   unrestricted,
-} from '../src/drivers';
+} from '../src/adapters/drivers';
 import { type OpcuaTestServer, startOpcuaTestServer } from '@imm/testing/opcua';
 
 const logger = createLogger('opcua-driver-test', process.env.TEST_LOG_LEVEL ?? 'silent');

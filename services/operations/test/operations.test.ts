@@ -380,6 +380,165 @@ describe('Idempotency-Key', () => {
     await finalEntry(replies[0]?.headers.get('location') as string);
   });
 
+  it('a replay answers in the language of the request that replays it, with the same decision', async () => {
+    const en = { 'accept-language': 'en' };
+    const ko = { 'accept-language': 'ko-KR,ko;q=0.9' };
+
+    // Refused for the caller: 403 in Korean first, in English for the retry.
+    const m = machine();
+    const denied = await operate(m.id, 'START', tokens.other, { 'idempotency-key': 'key-language-denied', ...ko });
+    expect(denied.status).toBe(403);
+    expect(denied.body).toEqual({ status: 0, message: '이 작업을 수행할 권한(permission)이 없습니다.', error_code: 4 });
+    const deniedAgain = await operate(m.id, 'START', tokens.other, { 'idempotency-key': 'key-language-denied', ...en });
+    expect(deniedAgain.status).toBe(403);
+    expect(deniedAgain.body).toEqual({
+      status: 0,
+      message: 'You do not have permission to perform this action.',
+      error_code: 4,
+    });
+    expect(deniedAgain.headers.get('idempotent-replayed')).toBe('true');
+
+    // Refused for the machine's state: 409 in English first, in Korean for the retry.
+    const running = machine({ status: 4 });
+    const invalid = await operate(running.id, 'START', tokens.owner, {
+      'idempotency-key': 'key-language-state',
+      ...en,
+    });
+    expect(invalid.status).toBe(409);
+    expect(invalid.body).toEqual({
+      status: 0,
+      message: 'The request conflicts with the current state of the resource.',
+      error_code: 11,
+    });
+    const invalidAgain = await operate(running.id, 'START', tokens.owner, {
+      'idempotency-key': 'key-language-state',
+      ...ko,
+    });
+    expect(invalidAgain.status).toBe(409);
+    expect(invalidAgain.body).toEqual({
+      status: 0,
+      message: '요청이 리소스의 현재 상태와 충돌합니다.',
+      error_code: 11,
+    });
+    expect(invalidAgain.headers.get('idempotent-replayed')).toBe('true');
+
+    // Accepted: the entry as it was accepted, whatever the language.
+    const accepted = await operate(m.id, 'START', tokens.owner, { 'idempotency-key': 'key-language-accepted', ...ko });
+    expect(accepted.status).toBe(202);
+    await finalEntry(accepted.headers.get('location') as string);
+    const acceptedAgain = await operate(m.id, 'START', tokens.owner, {
+      'idempotency-key': 'key-language-accepted',
+      ...en,
+    });
+    expect(acceptedAgain.status).toBe(202);
+    expect(acceptedAgain.body).toEqual(accepted.body);
+    expect(acceptedAgain.body.result.result).toBe(4);
+    expect(acceptedAgain.headers.get('location')).toBe(accepted.headers.get('location'));
+    expect(acceptedAgain.headers.get('idempotent-replayed')).toBe('true');
+
+    // What the keys keep is the decision, not a rendered response.
+    const kept = await query<{ key: string; decision: unknown; response: string | null }>(
+      env.DATABASE_URL,
+      "select key, decision, response from operations.idempotency_key where key like 'key-language-%' order by key",
+    );
+    const [acceptedEntry] = await entriesOf(m.id).then((rows) => rows.filter((e) => e.worker === OWNER));
+    expect(kept).toEqual([
+      {
+        key: 'key-language-accepted',
+        decision: {
+          kind: 'accepted',
+          entry: {
+            id: acceptedEntry?.id,
+            requestDatetime: accepted.body.result.request_datetime,
+            command: 'START',
+            worker: OWNER,
+            machineId: m.id,
+            machineOwnerId: OWNER,
+            result: 4,
+            createdAt: accepted.body.result.created_at,
+            finishedAt: null,
+            message: null,
+          },
+        },
+        response: null,
+      },
+      {
+        key: 'key-language-denied',
+        decision: { kind: 'refused', result: 5, command: 'START', machineId: m.id, entryId: expect.any(Number) },
+        response: null,
+      },
+      {
+        key: 'key-language-state',
+        decision: { kind: 'refused', result: 7, command: 'START', machineId: running.id, entryId: expect.any(Number) },
+        response: null,
+      },
+    ]);
+
+    // Each request recorded once: the retries recorded nothing.
+    expect((await entriesOf(m.id)).map((e) => [e.worker, e.result])).toEqual([
+      [OTHER, 5],
+      [OWNER, 1],
+    ]);
+    expect((await entriesOf(running.id)).map((e) => e.result)).toEqual([7]);
+  });
+
+  it('a key kept as a rendered response (before migration 0006) still replays', async () => {
+    // Rows exactly as the version before wrote them: the first response's status, body and Location.
+    const keep = (userId: number, key: string, fingerprint: string, response: object) =>
+      query(
+        env.DATABASE_URL,
+        `insert into operations.idempotency_key (user_id, key, fingerprint, response, created_at)
+         values ($1, $2, $3, $4, now())`,
+        [userId, key, fingerprint, JSON.stringify(response)],
+      );
+    const m = machine();
+    const first = await operate(m.id, 'START');
+    expect(first.status).toBe(202);
+    await finalEntry(first.headers.get('location') as string);
+    await keep(OWNER, 'legacy-accepted', `${m.id}:START`, {
+      status: 202,
+      body: first.body,
+      location: first.headers.get('location'),
+    });
+    await keep(OTHER, 'legacy-denied', `${m.id}:STOP`, {
+      status: 403,
+      body: { status: 0, message: '이 작업을 수행할 권한(permission)이 없습니다.', error_code: 4 },
+    });
+    await keep(OWNER, 'legacy-state', `${m.id}:STOP`, {
+      status: 409,
+      body: { status: 0, message: 'The request conflicts with the current state of the resource.', error_code: 11 },
+    });
+
+    const accepted = await operate(m.id, 'START', tokens.owner, { 'idempotency-key': 'legacy-accepted' });
+    expect(accepted.status).toBe(202);
+    expect(accepted.body).toEqual(first.body);
+    expect(accepted.headers.get('location')).toBe(first.headers.get('location'));
+    expect(accepted.headers.get('idempotent-replayed')).toBe('true');
+
+    const denied = await operate(m.id, 'STOP', tokens.other, { 'idempotency-key': 'legacy-denied' });
+    expect(denied.status).toBe(403);
+    expect(denied.body).toEqual({
+      status: 0,
+      message: 'You do not have permission to perform this action.',
+      error_code: 4,
+    });
+    expect(denied.headers.get('idempotent-replayed')).toBe('true');
+
+    const state = await operate(m.id, 'STOP', tokens.owner, {
+      'idempotency-key': 'legacy-state',
+      'accept-language': 'ko',
+    });
+    expect(state.status).toBe(409);
+    expect(state.body).toEqual({ status: 0, message: '요청이 리소스의 현재 상태와 충돌합니다.', error_code: 11 });
+    expect(state.headers.get('idempotent-replayed')).toBe('true');
+
+    // The fingerprint still guards an old key: another command with it is a conflict, not a replay.
+    const other = await operate(m.id, 'STOP', tokens.owner, { 'idempotency-key': 'legacy-accepted' });
+    expect(other.status).toBe(409);
+    expect(other.headers.get('idempotent-replayed')).toBeNull();
+    expect(await entriesOf(m.id)).toHaveLength(1);
+  });
+
   it('400 for a key that is not printable or too long', async () => {
     const m = machine();
     expect((await operate(m.id, 'START', tokens.owner, { 'idempotency-key': 'x'.repeat(256) })).status).toBe(400);

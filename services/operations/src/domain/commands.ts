@@ -11,6 +11,12 @@ import {
 
 export type { Command } from '@imm/contracts';
 
+/** A command that ended, by what it was and how. */
+export interface FinishedCommand {
+  command: Command;
+  result: OperationResultValue;
+}
+
 export interface MachineView {
   id: number;
   owner_id: number;
@@ -26,7 +32,7 @@ export interface MachineView {
  */
 export function effectiveStatus(
   machine: MachineView,
-  newestUnapplied: { command: Command; result: OperationResultValue } | undefined,
+  newestUnapplied: FinishedCommand | undefined,
 ): MachineStatusValue {
   if (!newestUnapplied) return machine.status;
   return statusAfter(newestUnapplied.command, newestUnapplied.result) ?? machine.status;
@@ -49,7 +55,7 @@ export function decideRequest(
   caller: Caller,
   machine: MachineView,
   command: Command,
-  newestUnapplied: { command: Command; result: OperationResultValue } | undefined,
+  newestUnapplied: FinishedCommand | undefined,
 ): { result: OperationResultValue; message: string | null } {
   if (!mayOperate(caller, machine.owner_id)) {
     return {

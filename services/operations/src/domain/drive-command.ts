@@ -6,7 +6,7 @@ import {
   MachineFailedError,
   NotSentError,
   TransportError,
-} from '../drivers/driver';
+} from './machine-driver';
 import type { Command } from './commands';
 
 export type FinalResult =

@@ -1,6 +1,6 @@
-import { OperationResult, type OperationResultValue } from '@imm/contracts';
+import { OperationResult, offsetOf, type PageOf, type PageRequest, pageOf, resolvePage } from '@imm/contracts';
 import { ConflictError, NotFoundError, PermissionDeniedError } from '@imm/errors';
-import { offsetOf, type PageOf, type PageRequest, pageOf, resolvePage } from '@imm/contracts';
+import { type CommandDecision, decisionOf } from './command-decision';
 import {
   type Caller,
   type Command,
@@ -9,70 +9,18 @@ import {
   mayReadEntry,
   mayReadMachineHistory,
 } from './commands';
-import type { HistoryEntry, HistoryFilter, NewEntry } from './history';
+import type { HistoryEntry, HistoryFilter } from './history';
+import {
+  type IdempotencyKey,
+  type KeptDecision,
+  KeyTakenError,
+  MachineBusyError,
+  type OperationStore,
+} from './operation-store';
 
 /** The machines service's current view of a machine (request/reply); undefined when there is none. */
 export interface MachineDirectory {
   find(machineId: number): Promise<MachineView | undefined>;
-}
-
-/** A response exactly as it was first sent, for an Idempotency-Key retry. */
-export interface ReplayableResponse {
-  status: number;
-  body: unknown;
-  location?: string;
-}
-
-export interface StoredIdempotency {
-  fingerprint: string;
-  response: ReplayableResponse;
-}
-
-/** Reserves an Idempotency-Key for one request, in the transaction that records its entry. */
-export interface IdempotencyClaim {
-  userId: number;
-  key: string;
-  fingerprint: string;
-  /** The response the entry gets; stored with the key. */
-  respond: (entry: HistoryEntry) => ReplayableResponse;
-}
-
-export interface FinishedCommand {
-  command: Command;
-  result: OperationResultValue;
-}
-
-export interface FinishedCommand {
-  command: Command;
-  result: OperationResultValue;
-}
-
-export type RecordResult =
-  | { kind: 'recorded'; entry: HistoryEntry }
-  /** Another request with the same key committed first. */
-  | { kind: 'claimed'; stored: StoredIdempotency }
-  /** The machine has a PENDING command already. */
-  | { kind: 'busy' };
-
-export interface OperationStore {
-  findIdempotency(userId: number, key: string): Promise<StoredIdempotency | undefined>;
-  /**
-   * Records an entry for the machine (with its `operations.operation.requested` event when it is
-   * PENDING) and the claim's response, in one transaction. `decide` makes the entry while results
-   * for the machine are held back, from the newest SUCCESS/REMOTEFAILED command above `appliedUpTo`
-   * (all when null), so the state check and the insert are one step.
-   */
-  recordEntry(
-    machineId: number,
-    appliedUpTo: number | null,
-    decide: (newestUnapplied: FinishedCommand | undefined) => NewEntry,
-    claim?: IdempotencyClaim,
-  ): Promise<RecordResult>;
-  findEntry(id: number): Promise<HistoryEntry | undefined>;
-  /** The owner recorded by the machine's newest entry: who owned a machine that is gone. */
-  recordedOwner(machineId: number): Promise<number | undefined>;
-  countEntries(filter: HistoryFilter): Promise<number>;
-  listEntries(filter: HistoryFilter, offset: number, limit: number): Promise<HistoryEntry[]>;
 }
 
 /** Hands an accepted command to the workers. Never throws: the sweeper queues what this could not. */
@@ -86,13 +34,15 @@ export interface OperationRequest {
   command: Command;
   requestDatetime: Date;
   requestId?: string;
-  idempotency?: { key: string; respond: IdempotencyClaim['respond'] };
+  /** The request's Idempotency-Key: a retry with it gets the first request's decision. */
+  idempotencyKey?: string;
 }
 
-export type OperationOutcome =
-  | { kind: 'accepted'; entry: HistoryEntry }
-  | { kind: 'refused'; entry: HistoryEntry }
-  | { kind: 'replay'; response: ReplayableResponse };
+export interface OperationOutcome {
+  decision: CommandDecision;
+  /** The decision of an earlier request with the same Idempotency-Key: this one recorded nothing. */
+  replayed: boolean;
+}
 
 export interface OperationServiceDeps {
   store: OperationStore;
@@ -106,25 +56,43 @@ export interface OperationServiceDeps {
 export function createOperationService(deps: OperationServiceDeps) {
   const { store, machines, jobs } = deps;
 
-  function replay(stored: StoredIdempotency, claim: IdempotencyClaim): OperationOutcome {
-    // The same key for a different request is a client bug; answering the first response would hide it.
-    if (stored.fingerprint !== claim.fingerprint) throw new ConflictError();
-    return { kind: 'replay', response: stored.response };
+  function replay(kept: KeptDecision, key: IdempotencyKey): OperationOutcome {
+    // The same key for a different request is a client bug; answering the first decision would hide it.
+    if (kept.fingerprint !== key.fingerprint) throw new ConflictError();
+    return { decision: kept.decision, replayed: true };
   }
 
+  /**
+   * Decides and records, in one transaction: the key first (a concurrent retry waits for it), then
+   * the machine's results held back while the state is checked, then the entry with what the key keeps.
+   */
   async function record(
+    input: OperationRequest,
     machine: MachineView,
-    decide: (newestUnapplied: FinishedCommand | undefined) => NewEntry,
-    claim: IdempotencyClaim | undefined,
-  ): Promise<OperationOutcome> {
-    const recorded = await store.recordEntry(machine.id, machine.last_operation_id, decide, claim);
-    if (recorded.kind === 'busy') throw new ConflictError();
-    if (recorded.kind === 'claimed') return replay(recorded.stored, claim as IdempotencyClaim);
-    if (recorded.entry.result !== OperationResult.PENDING) return { kind: 'refused', entry: recorded.entry };
-    deps.eventsRecorded?.();
-    // Committed first: if Redis cannot take the job now, the sweeper will.
-    await jobs.submit(recorded.entry);
-    return { kind: 'accepted', entry: recorded.entry };
+    key: IdempotencyKey | undefined,
+  ): Promise<HistoryEntry> {
+    return store.withCommandTransaction(async (tx) => {
+      if (key) await tx.holdKey(key);
+      const held = await tx.holdMachine(machine.id, machine.last_operation_id);
+      const decided = decideRequest(input.caller, machine, input.command, held.newestUnapplied);
+      const createdAt = new Date();
+      const entry: HistoryEntry = {
+        id: held.entryId,
+        requestDatetime: input.requestDatetime,
+        command: input.command,
+        worker: input.caller.id,
+        machineId: input.machineId,
+        machineOwnerId: machine.owner_id,
+        ...decided,
+        endpoint: machine.endpoint,
+        requestId: input.requestId ?? null,
+        createdAt,
+        // A refusal is over the moment it is recorded; an accepted command finishes later.
+        finishedAt: decided.result === OperationResult.PENDING ? null : createdAt,
+      };
+      await tx.record(entry, key && { key, decision: decisionOf(entry) });
+      return entry;
+    });
   }
 
   /** The owner of a machine, or of a deleted one as its history recorded; 404 when neither is known. */
@@ -149,29 +117,33 @@ export function createOperationService(deps: OperationServiceDeps) {
      */
     async request(input: OperationRequest): Promise<OperationOutcome> {
       const { caller, machineId, command } = input;
-      const claim: IdempotencyClaim | undefined = input.idempotency && {
-        userId: caller.id,
-        key: input.idempotency.key,
-        fingerprint: `${machineId}:${command}`,
-        respond: input.idempotency.respond,
-      };
-      if (claim) {
-        const stored = await store.findIdempotency(claim.userId, claim.key);
-        if (stored) return replay(stored, claim);
+      const key: IdempotencyKey | undefined =
+        input.idempotencyKey === undefined
+          ? undefined
+          : { userId: caller.id, key: input.idempotencyKey, fingerprint: `${machineId}:${command}` };
+      if (key) {
+        const kept = await store.keptDecision(key.userId, key.key);
+        if (kept) return replay(kept, key);
       }
       const machine = await machines.find(machineId);
       if (!machine) throw new NotFoundError();
-      const entry = (newestUnapplied: FinishedCommand | undefined): NewEntry => ({
-        requestDatetime: input.requestDatetime,
-        command,
-        worker: caller.id,
-        machineId,
-        machineOwnerId: machine.owner_id,
-        ...decideRequest(caller, machine, command, newestUnapplied),
-        endpoint: machine.endpoint,
-        requestId: input.requestId ?? null,
-      });
-      return record(machine, entry, claim);
+      let entry: HistoryEntry;
+      try {
+        entry = await record(input, machine, key);
+      } catch (error) {
+        if (error instanceof MachineBusyError) throw new ConflictError();
+        if (key && error instanceof KeyTakenError) {
+          const kept = await store.keptDecision(key.userId, key.key);
+          if (kept) return replay(kept, key);
+        }
+        throw error;
+      }
+      if (entry.result === OperationResult.PENDING) {
+        deps.eventsRecorded?.();
+        // Committed first: if Redis cannot take the job now, the sweeper will.
+        await jobs.submit(entry);
+      }
+      return { decision: decisionOf(entry), replayed: false };
     },
 
     /** Entries the caller asked for or whose machine they owned, newest first. */
