@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 // The modules that define the system's metrics, so the registry holds every one of them.
 import '@imm/web';
 import '@imm/bus';
-import '../../services/auth/src/metrics';
+import '../../services/auth/src/adapters/metrics';
 import '../../services/operations/src/adapters/metrics';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));

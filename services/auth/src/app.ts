@@ -5,8 +5,8 @@ import type { Accounts } from './domain/accounts';
 import type { Sessions } from './domain/sessions';
 import type { SigningKeys } from './domain/signing-keys';
 import type { TokenService } from './domain/tokens';
-import type { CookieSettings } from './http/cookies';
-import { authRoutes } from './http/routes';
+import type { CookieSettings } from './entry/http/cookies';
+import { authRoutes } from './entry/http/routes';
 
 export interface AppDeps {
   logger: Logger;

@@ -8,11 +8,11 @@ import type { Redis } from 'ioredis';
 import { startHashingThreads } from './adapters/hashing-threads';
 import { createApp } from './app';
 import { type AuthConfig, loadAuthConfig } from './config';
-import { RefreshToken, SigningKey, User } from './data/entities';
-import { migrations } from './data/migrations';
-import { redisNotBeforeMarks } from './data/not-before-marks';
-import { signingKeyRepository } from './data/signing-key-repository';
-import { createUserImportStore } from './data/user-import-store';
+import { RefreshToken, SigningKey, User } from './adapters/data/entities';
+import { migrations } from './adapters/data/migrations';
+import { redisNotBeforeMarks } from './adapters/data/not-before-marks';
+import { signingKeyRepository } from './adapters/data/signing-key-repository';
+import { createUserImportStore } from './adapters/data/user-import-store';
 import { createAccounts } from './domain/accounts';
 import { createPasswordWork } from './domain/password-work';
 import { createPasswordHasher } from './domain/passwords';
@@ -21,8 +21,8 @@ import { createSignInThrottle } from './domain/sign-in-throttle';
 import { createSignUpThrottle } from './domain/sign-up-throttle';
 import { resolveSigningKeys } from './domain/signing-keys';
 import { createTokenService } from './domain/tokens';
-import { serveImportUsers } from './events/import-users';
-import { measuredHasher, measuredPasswordWork } from './metrics';
+import { serveImportUsers } from './entry/events/import-users';
+import { measuredHasher, measuredPasswordWork } from './adapters/metrics';
 
 export interface RunningAuthService {
   server: Server;

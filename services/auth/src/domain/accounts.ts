@@ -9,9 +9,9 @@ import {
   UnauthenticatedError,
   ValidationError,
 } from '@imm/errors';
-import type { User } from '../data/entities';
-import { type NewUser, USER_UNIQUE_CONSTRAINTS, userRepository } from '../data/user-repository';
-import { recordUserRegistered } from '../events/user-registered';
+import type { User } from '../adapters/data/entities';
+import { type NewUser, USER_UNIQUE_CONSTRAINTS, userRepository } from '../adapters/data/user-repository';
+import { recordUserRegistered } from '../adapters/events/user-registered';
 import type { PasswordHasher } from './passwords';
 import { passwordProblems } from './password-policy';
 import type { Sessions, TokenPair } from './sessions';

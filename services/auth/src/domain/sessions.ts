@@ -3,10 +3,10 @@ import type { Principal } from '@imm/auth';
 import type { Database, EntityManager } from '@imm/db';
 import type { Logger } from '@imm/logging';
 import { UnauthenticatedError, ValidationError } from '@imm/errors';
-import type { User } from '../data/entities';
-import { refreshTokenRepository } from '../data/refresh-token-repository';
-import { userRepository } from '../data/user-repository';
-import type { NotBeforeMarks } from '../data/not-before-marks';
+import type { User } from '../adapters/data/entities';
+import { refreshTokenRepository } from '../adapters/data/refresh-token-repository';
+import { userRepository } from '../adapters/data/user-repository';
+import type { NotBeforeMarks } from '../adapters/data/not-before-marks';
 import type { TokenService, TokenSubject } from './tokens';
 
 export interface TokenPair {

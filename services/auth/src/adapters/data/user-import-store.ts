@@ -1,6 +1,6 @@
 import type { ImportedUser } from '@imm/contracts';
 import { continueIdsAfterMax, type Database, type EntityManager, executeBound, importTransaction } from '@imm/db';
-import type { HeldUser, UserImportStore, UserImportTransaction } from '../domain/import-users';
+import type { HeldUser, UserImportStore, UserImportTransaction } from '../../domain/import-users';
 import { recordUsersImported } from '../events/users-imported';
 
 /** Advisory lock key ("IMPU") that serializes import runs; sign-ups go on meanwhile. */

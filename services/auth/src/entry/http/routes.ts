@@ -2,10 +2,10 @@ import { callerOf, requireUser } from '@imm/auth';
 import { ValidationError } from '@imm/errors';
 import { type OpenAPIRegistry, parseBody, parseId, registerRoute, route, send } from '@imm/web';
 import { type Request, type RequestHandler, Router } from 'express';
-import type { Accounts } from '../domain/accounts';
-import type { Sessions } from '../domain/sessions';
-import { jwksDocument, type SigningKeys } from '../domain/signing-keys';
-import type { TokenService } from '../domain/tokens';
+import type { Accounts } from '../../domain/accounts';
+import type { Sessions } from '../../domain/sessions';
+import { jwksDocument, type SigningKeys } from '../../domain/signing-keys';
+import type { TokenService } from '../../domain/tokens';
 import { type CookieSettings, clearTokenCookies, cookieOf, setTokenCookies } from './cookies';
 import {
   emptySchema,

@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import type { User } from '../data/entities';
+import type { User } from '../../adapters/data/entities';
 import {
   normalizeEmail,
   normalizeUsername,
   passwordProblems,
   USERNAME_MAX_LENGTH,
   USERNAME_PATTERN,
-} from '../domain/password-policy';
+} from '../../domain/password-policy';
 
 /** Strings whose whitespace-only value counts as blank, as DRF's CharField trims. */
 const name = (max: number) => z.string().trim().min(1, 'blank').max(max);

@@ -1,5 +1,5 @@
 import type { CookieOptions, Request, Response } from 'express';
-import type { TokenPair } from '../domain/sessions';
+import type { TokenPair } from '../../domain/sessions';
 
 export interface CookieSettings {
   /** RELEASE: cookies only over HTTPS. */

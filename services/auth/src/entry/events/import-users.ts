@@ -1,6 +1,6 @@
 import { type Bus, readTransfer, serveRequests } from '@imm/bus';
 import { encodeImportReply, usersImportPartSchema } from '@imm/contracts';
-import { importUsers, type UserImportStore } from '../domain/import-users';
+import { importUsers, type UserImportStore } from '../../domain/import-users';
 
 /**
  * The auth service's import entry point: answers `auth.import.users` from the Django import tool
