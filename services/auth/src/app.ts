@@ -3,8 +3,8 @@ import { buildOpenApiDocument, createHttpApp, OpenAPIRegistry, type ReadinessChe
 import type { Express } from 'express';
 import type { Accounts } from './domain/accounts';
 import type { Sessions } from './domain/sessions';
-import type { SigningKeys } from './domain/signing-keys';
-import type { TokenService } from './domain/tokens';
+import type { SigningKeys } from './adapters/signing-keys';
+import type { TokenService } from './adapters/jwt-tokens';
 import type { CookieSettings } from './entry/http/cookies';
 import { authRoutes } from './entry/http/routes';
 

@@ -3,7 +3,7 @@ import { ConfigError, env, infrastructureShape, loadConfig } from '@imm/config';
 import { z } from 'zod';
 import { ADMIN_USERNAME } from './domain/accounts';
 import { passwordProblems } from './domain/password-policy';
-import { isP256PrivateKey, isP256PublicKey } from './domain/signing-keys';
+import { isP256PrivateKey, isP256PublicKey } from './adapters/signing-keys';
 
 /** A PEM may come with literal `\n` escapes, as one-line environment files carry it. */
 const unescapePem = (text: string) => text.replace(/\\n/g, '\n').trim();

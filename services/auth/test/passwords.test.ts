@@ -2,7 +2,7 @@ import { createHash, pbkdf2Sync } from 'node:crypto';
 import bcrypt from 'bcrypt';
 import { describe, expect, it } from 'vitest';
 import { passwordProblems } from '../src/domain/password-policy';
-import { createPasswordHasher } from '../src/domain/passwords';
+import { createPasswordHasher } from '../src/adapters/password-hasher';
 import { djangoHash } from './service';
 
 describe('password policy', () => {

@@ -1,8 +1,8 @@
 import { ErrorCode } from '@imm/errors';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { jwkThumbprint, signingKeysOf } from '../src/domain/signing-keys';
-import { createTokenService } from '../src/domain/tokens';
+import { jwkThumbprint, signingKeysOf } from '../src/adapters/signing-keys';
+import { createTokenService } from '../src/adapters/jwt-tokens';
 import { claimsOf, headerOf } from './service';
 
 const newKey = () => generateKeyPairSync('ec', { namedCurve: 'prime256v1' });

@@ -12,11 +12,11 @@ import {
 import type { User } from '../adapters/data/entities';
 import { type NewUser, USER_UNIQUE_CONSTRAINTS, userRepository } from '../adapters/data/user-repository';
 import { recordUserRegistered } from '../adapters/events/user-registered';
-import type { PasswordHasher } from './passwords';
+import type { PasswordHasher } from '../adapters/password-hasher';
 import { passwordProblems } from './password-policy';
 import type { Sessions, TokenPair } from './sessions';
-import type { SignInThrottle } from './sign-in-throttle';
-import type { SignUpThrottle } from './sign-up-throttle';
+import type { SignInThrottle } from '../adapters/sign-in-throttle';
+import type { SignUpThrottle } from '../adapters/sign-up-throttle';
 
 export interface SignUpInput {
   username: string;

@@ -7,7 +7,7 @@ import type { User } from '../adapters/data/entities';
 import { refreshTokenRepository } from '../adapters/data/refresh-token-repository';
 import { userRepository } from '../adapters/data/user-repository';
 import type { NotBeforeMarks } from '../adapters/data/not-before-marks';
-import type { TokenService, TokenSubject } from './tokens';
+import type { TokenService, TokenSubject } from '../adapters/jwt-tokens';
 
 export interface TokenPair {
   access: string;

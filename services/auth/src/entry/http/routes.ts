@@ -4,8 +4,8 @@ import { type OpenAPIRegistry, parseBody, parseId, registerRoute, route, send } 
 import { type Request, type RequestHandler, Router } from 'express';
 import type { Accounts } from '../../domain/accounts';
 import type { Sessions } from '../../domain/sessions';
-import { jwksDocument, type SigningKeys } from '../../domain/signing-keys';
-import type { TokenService } from '../../domain/tokens';
+import { jwksDocument, type SigningKeys } from '../../adapters/signing-keys';
+import type { TokenService } from '../../adapters/jwt-tokens';
 import { type CookieSettings, clearTokenCookies, cookieOf, setTokenCookies } from './cookies';
 import {
   emptySchema,

@@ -2,7 +2,7 @@ import { createHash, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import bcrypt from 'bcrypt';
 import type { PasswordWork } from './password-work';
-import { PASSWORD_MAX_BYTES } from './password-policy';
+import { PASSWORD_MAX_BYTES } from '../domain/password-policy';
 
 const pbkdf2Async = promisify(pbkdf2);
 
