@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import { startHashingThreads } from './adapters/hashing-threads';
 import { createApp } from './app';
 import { type AuthConfig, loadAuthConfig } from './config';
+import { accountStore } from './adapters/data/account-store';
 import { RefreshToken, SigningKey, User } from './adapters/data/entities';
 import { migrations } from './adapters/data/migrations';
 import { redisNotBeforeMarks } from './adapters/data/not-before-marks';
@@ -115,7 +116,8 @@ async function openAccounts(
     },
   );
   const marks = redisNotBeforeMarks(redis, config.REDIS_PREFIX, config.ACCESS_TOKEN_LIFETIME);
-  const sessions = createSessions({ orm, tokens, marks, logger });
+  const store = accountStore(orm);
+  const sessions = createSessions({ store, tokens, marks, logger });
   const hashing = own(
     startHashingThreads({ threads: config.PASSWORD_WORK_CONCURRENCY, nice: config.PASSWORD_WORK_NICE }),
   );
@@ -124,7 +126,7 @@ async function openAccounts(
     maxQueued: config.PASSWORD_WORK_QUEUE,
   });
   const accounts = createAccounts({
-    orm,
+    store,
     hasher: measuredHasher(createPasswordHasher(config.BCRYPT_ROUNDS, measuredPasswordWork(work), hashing)),
     sessions,
     throttle: createSignInThrottle({

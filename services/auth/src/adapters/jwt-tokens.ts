@@ -10,6 +10,7 @@ import {
 } from '@imm/auth';
 import { UnauthenticatedError } from '@imm/errors';
 import jwt from 'jsonwebtoken';
+import type { RefreshClaims, TokenIssuer } from '../domain/tokens';
 import type { SigningKeys } from './signing-keys';
 
 export interface TokenLifetimes {
@@ -17,30 +18,8 @@ export interface TokenLifetimes {
   refreshSeconds: number;
 }
 
-/** What an access token says about its user. */
-export interface TokenSubject {
-  id: number;
-  username: string;
-  isStaff: boolean;
-  isSuperuser: boolean;
-}
-
-export interface RefreshClaims extends TokenClaims {
-  token_type: 'refresh';
-}
-
-export interface IssuedRefresh {
-  token: string;
-  jti: string;
-  expiresAt: Date;
-}
-
-export interface TokenService {
-  /** `sessionId`: the refresh-token family, so a sign-out can outdate the session's access tokens. */
-  issueAccess(user: TokenSubject, sessionId?: string): string;
-  issueRefresh(userId: number): IssuedRefresh;
-  /** Checks signature, algorithm and type; `allowExpired` for sign-out, where an expired token is harmless. */
-  readRefresh(token: string, options?: { allowExpired?: boolean }): RefreshClaims;
+/** ES256 JWTs: issued and read here, access tokens verified as every other service does. */
+export interface TokenService extends TokenIssuer {
   /** Access-token verification, the same code every other service runs (@imm/auth). */
   verifier: TokenVerifier;
 }

@@ -1,6 +1,6 @@
 import { Gauge, Histogram } from '@imm/telemetry';
 import type { PasswordWork } from './password-work';
-import type { PasswordHasher } from './password-hasher';
+import type { PasswordHasher } from '../domain/passwords';
 
 const hashing = new Histogram({
   name: 'imm_auth_password_hashing_seconds',

@@ -1,8 +1,9 @@
 import { createHash, pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import bcrypt from 'bcrypt';
-import type { PasswordWork } from './password-work';
 import { PASSWORD_MAX_BYTES } from '../domain/password-policy';
+import type { PasswordCheck, PasswordHasher } from '../domain/passwords';
+import type { PasswordWork } from './password-work';
 
 const pbkdf2Async = promisify(pbkdf2);
 
@@ -18,19 +19,6 @@ const threadPool: HashPrimitives = {
   bcryptCompare: (password, encoded) => bcrypt.compare(password, encoded),
   pbkdf2: (password, salt, iterations, length, digest) => pbkdf2Async(password, salt, iterations, length, digest),
 };
-
-export interface PasswordCheck {
-  ok: boolean;
-  /** The stored hash should be replaced by a fresh bcrypt hash of the same password. */
-  needsRehash: boolean;
-}
-
-export interface PasswordHasher {
-  hash(password: string): Promise<string>;
-  verify(password: string, encoded: string): Promise<PasswordCheck>;
-  /** Spends the time of a real check, for unknown users, so timing does not reveal who exists. */
-  verifyNothing(password: string): Promise<void>;
-}
 
 const BCRYPT = /^\$2[aby]\$\d{2}\$[./A-Za-z0-9]{53}$/;
 const fits = (password: string) => Buffer.byteLength(password, 'utf8') <= PASSWORD_MAX_BYTES;

@@ -8,6 +8,7 @@ import {
   RateLimiterRes,
   RLWrapperTimeouts,
 } from 'rate-limiter-flexible';
+import type { SignInThrottle } from '../domain/throttles';
 
 export interface SignInThrottleOptions {
   redis: Redis;
@@ -25,20 +26,6 @@ export interface SignInThrottleOptions {
   windowSeconds: number;
   /** A Redis call that takes longer falls back to this process's memory. */
   redisTimeoutMs: number;
-}
-
-/** One attempt taken before the password is checked: give it back when the password was right. */
-export interface SignInAttempt {
-  succeeded(): Promise<void>;
-}
-
-export interface SignInThrottle {
-  /**
-   * Takes one attempt for the username, the address and the pair, atomically, before any password
-   * work: 429 when the pair or the address has used up its failures; slowed (not refused) when the
-   * username is being guessed from many addresses.
-   */
-  attempt(username: string, address: string): Promise<SignInAttempt>;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

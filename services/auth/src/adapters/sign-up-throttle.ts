@@ -1,6 +1,7 @@
 import { ThrottledError } from '@imm/errors';
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, RLWrapperTimeouts } from 'rate-limiter-flexible';
+import type { SignUpThrottle } from '../domain/throttles';
 
 export interface SignUpThrottleOptions {
   redis: Redis;
@@ -9,11 +10,6 @@ export interface SignUpThrottleOptions {
   maxPerAddress: number;
   windowSeconds: number;
   redisTimeoutMs: number;
-}
-
-export interface SignUpThrottle {
-  /** Takes one sign-up for the address, or throws a 429. */
-  attempt(address: string): Promise<void>;
 }
 
 /**

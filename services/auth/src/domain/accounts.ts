@@ -1,7 +1,4 @@
 import type { Principal } from '@imm/auth';
-import type { Database } from '@imm/db';
-import { isUniqueViolation } from '@imm/db';
-import type { Logger } from '@imm/logging';
 import {
   type FieldMessages,
   NotFoundError,
@@ -9,14 +6,13 @@ import {
   UnauthenticatedError,
   ValidationError,
 } from '@imm/errors';
-import type { User } from '../adapters/data/entities';
-import { type NewUser, USER_UNIQUE_CONSTRAINTS, userRepository } from '../adapters/data/user-repository';
-import { recordUserRegistered } from '../adapters/events/user-registered';
-import type { PasswordHasher } from '../adapters/password-hasher';
+import type { AccountStore } from './account-store';
+import type { Log } from './log';
+import type { PasswordHasher } from './passwords';
 import { passwordProblems } from './password-policy';
 import type { Sessions, TokenPair } from './sessions';
-import type { SignInThrottle } from '../adapters/sign-in-throttle';
-import type { SignUpThrottle } from '../adapters/sign-up-throttle';
+import type { SignInThrottle, SignUpThrottle } from './throttles';
+import { type NewUser, type User, UserTaken } from './users';
 
 export interface SignUpInput {
   username: string;
@@ -55,54 +51,45 @@ export interface Accounts {
 }
 
 export interface AccountsDeps {
-  orm: Database;
+  store: AccountStore;
   hasher: PasswordHasher;
   sessions: Sessions;
   throttle: SignInThrottle;
   signUpThrottle: SignUpThrottle;
-  logger: Logger;
+  logger: Log;
   /** Called after a transaction that recorded events committed (main flushes the outbox relay). */
   eventsRecorded?: () => void;
 }
 
 export const ADMIN_USERNAME = 'admin';
 
-/** A unique violation of `users` as the field message a client can act on. */
-function duplicateOf(error: unknown): ValidationError | undefined {
-  for (const [field, constraint] of Object.entries(USER_UNIQUE_CONSTRAINTS)) {
-    if (isUniqueViolation(error, constraint)) return ValidationError.field(field, `${field}_taken`);
-  }
-  return undefined;
-}
-
 export function createAccounts(deps: AccountsDeps): Accounts {
-  const { orm, hasher, sessions, throttle, signUpThrottle, logger } = deps;
+  const { store, hasher, sessions, throttle, signUpThrottle, logger } = deps;
   const eventsRecorded = () => deps.eventsRecorded?.();
 
   /** Inserts the user, records the event and issues the first tokens, all in one transaction. */
   async function register(user: NewUser): Promise<SignedIn> {
     try {
-      const signedIn = await orm.em.fork().transactional(async (em) => {
-        const created = userRepository(em).add(user);
-        await em.flush(); // the event needs the id
-        recordUserRegistered(em, created);
-        return { user: created, token: sessions.start(em, created) };
+      const signedIn = await store.transaction(async (tx) => {
+        const created = await tx.users.add(user); // the event needs the id
+        tx.events.userRegistered(created);
+        return { user: created, token: await sessions.start(tx, created) };
       });
       eventsRecorded();
       return signedIn;
     } catch (error) {
       // Another sign-up with the same name or email committed between our check and our insert.
-      throw duplicateOf(error) ?? error;
+      if (error instanceof UserTaken) throw ValidationError.field(error.field, `${error.field}_taken`);
+      throw error;
     }
   }
 
   return {
     async signUp(input, address) {
       await signUpThrottle.attempt(address);
-      const users = userRepository(orm.em.fork());
       const [usernameTaken, emailTaken] = await Promise.all([
-        users.usernameTaken(input.username),
-        users.emailTaken(input.email),
+        store.users.usernameTaken(input.username),
+        store.users.emailTaken(input.email),
       ]);
       const taken: FieldMessages = {};
       if (usernameTaken) taken.username = [{ key: 'username_taken' }];
@@ -128,7 +115,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
 
     async signIn(username, password, address) {
       const attempt = await throttle.attempt(username, address);
-      const user = await userRepository(orm.em.fork()).findByUsername(username);
+      const user = await store.users.findByUsername(username);
       // The same work and the same answer whether the user is unknown, inactive or mistyped.
       let ok = false;
       let needsRehash = false;
@@ -140,24 +127,23 @@ export function createAccounts(deps: AccountsDeps): Accounts {
 
       const lastLogin = new Date();
       const rehashed = needsRehash ? await hasher.hash(password) : undefined;
-      const token = await orm.em.fork().transactional(async (tx) => {
-        await userRepository(tx).recordSignIn(user.id, lastLogin, rehashed);
+      const token = await store.transaction(async (tx) => {
+        await tx.users.recordSignIn(user.id, lastLogin, rehashed);
         return sessions.start(tx, user);
       });
       if (rehashed) logger.info({ userId: user.id }, 'password rehashed to bcrypt');
-      user.lastLogin = lastLogin;
-      return { user, token };
+      return { user: { ...user, lastLogin }, token };
     },
 
     async currentUser(id) {
-      const user = await userRepository(orm.em.fork()).findById(id);
+      const user = await store.users.findById(id);
       if (!user) throw new UnauthenticatedError('user_not_found');
       if (!user.isActive) throw new UnauthenticatedError('user_inactive');
       return user;
     },
 
     async changePassword(caller, change, address) {
-      const user = await userRepository(orm.em.fork()).findById(caller.id);
+      const user = await store.users.findById(caller.id);
       if (!user?.isActive) throw new UnauthenticatedError(user ? 'user_inactive' : 'user_not_found');
       const problems = passwordProblems(change.newPassword, user.username);
       if (problems.length > 0) {
@@ -171,28 +157,26 @@ export function createAccounts(deps: AccountsDeps): Accounts {
       const hash = await hasher.hash(change.newPassword);
       // Outdate first: if Redis cannot take the mark (503), the old password still stands.
       await sessions.endAll(user.id);
-      await userRepository(orm.em.fork()).setPassword(user.id, hash);
+      await store.users.setPassword(user.id, hash);
       logger.info({ userId: user.id }, 'password changed; sessions ended');
     },
 
     async deactivate(caller, userId) {
       if (!caller.isSuperuser) throw new PermissionDeniedError();
-      const user = await userRepository(orm.em.fork()).findById(userId);
+      const user = await store.users.findById(userId);
       if (!user) throw new NotFoundError();
       await sessions.endAll(user.id);
-      if (await userRepository(orm.em.fork()).deactivate(user.id)) {
+      if (await store.users.deactivate(user.id)) {
         logger.info({ userId: user.id, by: caller.id }, 'user deactivated; sessions ended');
       }
-      user.isActive = false;
-      return user;
+      return { ...user, isActive: false };
     },
 
     async seedAdmin({ password, email }) {
       // Hashing takes a while; skip it on every start but the first.
-      if (await userRepository(orm.em.fork()).findByUsername(ADMIN_USERNAME)) return false;
+      if (await store.users.findByUsername(ADMIN_USERNAME)) return false;
       const hash = await hasher.hash(password);
-      const created = await orm.em.fork().transactional(async (em) => {
-        const users = userRepository(em);
+      const created = await store.transaction(async ({ users, events }) => {
         const id = await users.insertIfAbsent({
           username: ADMIN_USERNAME,
           email,
@@ -212,7 +196,7 @@ export function createAccounts(deps: AccountsDeps): Accounts {
           return false;
         }
         const admin = await users.findById(id);
-        if (admin) recordUserRegistered(em, admin);
+        if (admin) events.userRegistered(admin);
         logger.info({ userId: id }, 'superuser admin created');
         return true;
       });

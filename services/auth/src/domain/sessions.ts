@@ -1,13 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Principal } from '@imm/auth';
-import type { Database, EntityManager } from '@imm/db';
-import type { Logger } from '@imm/logging';
 import { UnauthenticatedError, ValidationError } from '@imm/errors';
-import type { User } from '../adapters/data/entities';
-import { refreshTokenRepository } from '../adapters/data/refresh-token-repository';
-import { userRepository } from '../adapters/data/user-repository';
-import type { NotBeforeMarks } from '../adapters/data/not-before-marks';
-import type { TokenService, TokenSubject } from '../adapters/jwt-tokens';
+import type { AccountStore } from './account-store';
+import type { Log } from './log';
+import type { RefreshTokens } from './refresh-tokens';
+import type { NotBeforeMarks, RefreshClaims, TokenIssuer, TokenSubject } from './tokens';
+import type { User } from './users';
 
 export interface TokenPair {
   access: string;
@@ -16,7 +14,7 @@ export interface TokenPair {
 
 export interface Sessions {
   /** A new family: the tokens of a sign-in (or sign-up), stored in the caller's transaction. */
-  start(em: EntityManager, user: User): TokenPair;
+  start(tx: { refreshTokens: RefreshTokens }, user: User): Promise<TokenPair>;
   /** Exchanges a refresh token for a new pair; a token used before revokes its whole family. */
   rotate(refreshToken: string): Promise<TokenPair>;
   /** Sign-out: revokes the family of the caller's refresh token. */
@@ -44,17 +42,24 @@ class RotationRefused extends Error {
   }
 }
 
-export function createSessions(deps: {
-  orm: Database;
-  tokens: TokenService;
+export interface SessionsDeps {
+  store: AccountStore;
+  tokens: TokenIssuer;
   marks: NotBeforeMarks;
-  logger: Logger;
-}): Sessions {
-  const { orm, tokens, marks, logger } = deps;
+  logger: Log;
+}
 
-  function issue(em: EntityManager, user: User, familyId: string): { pair: TokenPair; jti: string } {
+export function createSessions(deps: SessionsDeps): Sessions {
+  const { store, tokens, marks, logger } = deps;
+
+  /** Issues a pair and stores its refresh token (in `refreshTokens`' transaction). */
+  async function issue(
+    refreshTokens: RefreshTokens,
+    user: User,
+    familyId: string,
+  ): Promise<{ pair: TokenPair; jti: string }> {
     const refresh = tokens.issueRefresh(user.id);
-    refreshTokenRepository(em).add({ jti: refresh.jti, familyId, userId: user.id, expiresAt: refresh.expiresAt });
+    await refreshTokens.add({ jti: refresh.jti, familyId, userId: user.id, expiresAt: refresh.expiresAt });
     return {
       pair: { access: tokens.issueAccess(subjectOf(user), familyId), refresh: refresh.token },
       jti: refresh.jti,
@@ -66,26 +71,25 @@ export function createSessions(deps: {
     await marks.endSession(familyId).catch((error) => {
       logger.warn({ err: error, familyId }, "session's access tokens not outdated: redis unavailable");
     });
-    await refreshTokenRepository(orm.em.fork()).revokeFamily(familyId);
+    await store.refreshTokens.revokeFamily(familyId);
   }
 
   return {
-    start: (em, user) => issue(em, user, randomUUID()).pair,
+    start: async (tx, user) => (await issue(tx.refreshTokens, user, randomUUID())).pair,
 
     async rotate(refreshToken) {
       const claims = tokens.readRefresh(refreshToken);
       try {
-        return await orm.em.fork().transactional(async (em) => {
-          const refreshTokens = refreshTokenRepository(em);
+        return await store.transaction(async ({ users, refreshTokens }) => {
           const stored = await refreshTokens.findByJti(claims.jti);
           if (!stored || stored.userId !== claims.user_id) throw new RotationRefused('unknown');
           if (stored.replacedBy !== null) throw new RotationRefused('reused', stored.familyId);
           if (stored.revokedAt !== null) throw new RotationRefused('revoked');
-          const user = await userRepository(em).findById(stored.userId);
+          const user = await users.findById(stored.userId);
           if (!user) throw new RotationRefused('user_gone');
           if (!user.isActive) throw new RotationRefused('user_inactive', stored.familyId);
-          const next = issue(em, user, stored.familyId);
-          await em.flush(); // the successor row first: `replace` points at it
+          // The successor row first: `replace` points at it.
+          const next = await issue(refreshTokens, user, stored.familyId);
           // Lost a race with a concurrent rotation (or expired this instant): treat as reuse.
           if (!(await refreshTokens.replace(stored.jti, next.jti))) {
             throw new RotationRefused('reused', stored.familyId);
@@ -113,7 +117,7 @@ export function createSessions(deps: {
     },
 
     async end(caller, refreshToken) {
-      let claims: ReturnType<TokenService['readRefresh']>;
+      let claims: RefreshClaims;
       try {
         // Signing out with an expired refresh token is harmless: it ends nothing but still succeeds.
         claims = tokens.readRefresh(refreshToken, { allowExpired: true });
@@ -122,19 +126,18 @@ export function createSessions(deps: {
       }
       // Someone else's token is reported exactly like a forged one.
       if (claims.user_id !== caller.id) throw ValidationError.field('refresh', 'token_invalid');
-      const em = orm.em.fork();
-      const stored = await refreshTokenRepository(em).findByJti(claims.jti);
+      const stored = await store.refreshTokens.findByJti(claims.jti);
       if (!stored) return; // expired and purged already
       // The mark first: if Redis refuses it (503), nothing was changed and a retry does it all.
       await marks.endSession(stored.familyId);
-      await refreshTokenRepository(em).revokeFamily(stored.familyId);
+      await store.refreshTokens.revokeFamily(stored.familyId);
     },
 
     async endAll(userId) {
       await marks.outdateUser(userId);
-      await refreshTokenRepository(orm.em.fork()).revokeUser(userId);
+      await store.refreshTokens.revokeUser(userId);
     },
 
-    purgeExpired: (before) => refreshTokenRepository(orm.em.fork()).deleteExpired(before),
+    purgeExpired: (before) => store.refreshTokens.deleteExpired(before),
   };
 }

@@ -1,22 +1,12 @@
 import { notBeforeSessionKey, notBeforeUserKey } from '@imm/auth';
 import { ServiceUnavailableError } from '@imm/errors';
 import type { Redis } from 'ioredis';
-
-/** Writes the "not before" marks every verifier reads (@imm/auth `redisNotBefore`). */
-export interface NotBeforeMarks {
-  /** Outdates every access token of one session (sign-out, a reused refresh token). */
-  endSession(sessionId: string): Promise<void>;
-  /**
-   * Outdates every access token of the user issued up to now (password change, deactivation).
-   * Resolves once the current second is over, so tokens issued after it are not caught too.
-   */
-  outdateUser(userId: number): Promise<void>;
-}
+import type { NotBeforeMarks } from '../../domain/tokens';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Marks kept as long as an access token lives. A mark that cannot be written is a 503: callers
+ * The marks every verifier reads (@imm/auth `redisNotBefore`), kept as long as an access token lives. A mark that cannot be written is a 503: callers
  * write it before they change anything, so a retry finds nothing half done.
  */
 export function redisNotBeforeMarks(redis: Redis, prefix: string, accessLifetimeSeconds: number): NotBeforeMarks {

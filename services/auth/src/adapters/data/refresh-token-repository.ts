@@ -1,22 +1,34 @@
 import type { EntityManager } from '@imm/db';
+import type { RefreshTokens, StoredRefreshToken } from '../../domain/refresh-tokens';
 import { RefreshToken } from './entities';
 
-export function refreshTokenRepository(em: EntityManager) {
+const plain = (row: RefreshToken): StoredRefreshToken => ({
+  jti: row.jti,
+  familyId: row.familyId,
+  userId: row.userId,
+  createdAt: row.createdAt,
+  expiresAt: row.expiresAt,
+  revokedAt: row.revokedAt ?? null,
+  replacedBy: row.replacedBy ?? null,
+});
+
+export function refreshTokenRepository(em: EntityManager): RefreshTokens {
   return {
-    add(token: { jti: string; familyId: string; userId: number; expiresAt: Date }): RefreshToken {
-      const entity = em.create(RefreshToken, { ...token, createdAt: new Date(), revokedAt: null, replacedBy: null });
-      em.persist(entity);
-      return entity;
+    async add(token) {
+      em.persist(em.create(RefreshToken, { ...token, createdAt: new Date(), revokedAt: null, replacedBy: null }));
+      await em.flush();
     },
 
-    findByJti: (jti: string) => em.findOne(RefreshToken, { jti }),
+    async findByJti(jti) {
+      const row = await em.findOne(RefreshToken, { jti });
+      return row ? plain(row) : null;
+    },
 
     /**
-     * Marks a live token as replaced by its successor. One statement with the conditions in it, so
-     * of two concurrent rotations of the same token exactly one succeeds (the other waits on the
-     * row lock, then matches nothing). True when this call did it.
+     * One statement with the conditions in it, so of two concurrent rotations of the same token
+     * exactly one succeeds (the other waits on the row lock, then matches nothing).
      */
-    async replace(jti: string, successor: string): Promise<boolean> {
+    async replace(jti, successor) {
       const affected = await em.nativeUpdate(
         RefreshToken,
         { jti, replacedBy: null, revokedAt: null, expiresAt: { $gt: new Date() } },
@@ -25,15 +37,15 @@ export function refreshTokenRepository(em: EntityManager) {
       return affected === 1;
     },
 
-    /** Revokes every live token of a family (one sign-in and all its rotations). */
-    revokeFamily: (familyId: string) =>
-      em.nativeUpdate(RefreshToken, { familyId, revokedAt: null }, { revokedAt: new Date() }),
+    async revokeFamily(familyId) {
+      await em.nativeUpdate(RefreshToken, { familyId, revokedAt: null }, { revokedAt: new Date() });
+    },
 
-    /** Revokes every live token of the user (all families). */
-    revokeUser: (userId: number) =>
-      em.nativeUpdate(RefreshToken, { userId, revokedAt: null }, { revokedAt: new Date() }),
+    async revokeUser(userId) {
+      await em.nativeUpdate(RefreshToken, { userId, revokedAt: null }, { revokedAt: new Date() });
+    },
 
     /** Expired rows serve no check any more: an expired token is refused by its `exp` alone. */
-    deleteExpired: (before: Date) => em.nativeDelete(RefreshToken, { expiresAt: { $lt: before } }),
+    deleteExpired: (before) => em.nativeDelete(RefreshToken, { expiresAt: { $lt: before } }),
   };
 }

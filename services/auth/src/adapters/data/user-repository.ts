@@ -1,64 +1,71 @@
 import type { EntityManager } from '@imm/db';
-import { User } from './entities';
+import type { NewUser, User, Users } from '../../domain/users';
+import { User as UserEntity } from './entities';
 
 /** The unique constraints of `users`, by the field a duplicate is reported on. */
 export const USER_UNIQUE_CONSTRAINTS = { username: 'users_username_key', email: 'users_email_key' } as const;
 
-export interface NewUser {
-  username: string;
-  email: string;
-  password: string;
-  firstName: string;
-  lastName: string;
-  isStaff: boolean;
-  isSuperuser: boolean;
-  lastLogin: Date | null;
-  dateJoined: Date;
+/** The row as the domain's plain user, so nothing outside this file holds a managed entity. */
+function plain(row: UserEntity): User {
+  return {
+    id: row.id,
+    username: row.username,
+    email: row.email,
+    password: row.password,
+    firstName: row.firstName,
+    lastName: row.lastName,
+    isStaff: row.isStaff,
+    isActive: row.isActive,
+    isSuperuser: row.isSuperuser,
+    lastLogin: row.lastLogin ?? null,
+    dateJoined: row.dateJoined,
+  };
 }
 
-export function userRepository(em: EntityManager) {
+const plainOrNull = (row: UserEntity | null) => (row ? plain(row) : null);
+
+export function userRepository(em: EntityManager): Users {
   return {
-    findById: (id: number) => em.findOne(User, { id }),
+    findById: async (id) => plainOrNull(await em.findOne(UserEntity, { id })),
 
-    /** Usernames are case-sensitive, as in Django. */
-    findByUsername: (username: string) => em.findOne(User, { username }),
+    findByUsername: async (username) => plainOrNull(await em.findOne(UserEntity, { username })),
 
-    async usernameTaken(username: string): Promise<boolean> {
-      return (await em.count(User, { username })) > 0;
+    async usernameTaken(username) {
+      return (await em.count(UserEntity, { username })) > 0;
     },
 
-    /** Emails are unique regardless of case (the `users_email_key` index is on lower(email)). */
-    async emailTaken(email: string): Promise<boolean> {
-      const count = await em.createQueryBuilder(User).where('lower(email) = ?', [email.toLowerCase()]).getCount();
+    /** The `users_email_key` index is on lower(email). */
+    async emailTaken(email) {
+      const count = await em.createQueryBuilder(UserEntity).where('lower(email) = ?', [email.toLowerCase()]).getCount();
       return count > 0;
     },
 
-    /** Adds the user to the unit of work; the id is known after the next flush. */
-    add(user: NewUser): User {
-      const entity = em.create(User, { ...user, isActive: true });
+    async add(user) {
+      const entity = em.create(UserEntity, { ...user, isActive: true });
       em.persist(entity);
-      return entity;
+      await em.flush(); // the id
+      return plain(entity);
     },
 
-    /** A successful sign-in: the time, and the bcrypt hash that replaces an imported one. */
-    async recordSignIn(id: number, at: Date, passwordHash?: string): Promise<void> {
-      await em.nativeUpdate(User, { id }, passwordHash ? { lastLogin: at, password: passwordHash } : { lastLogin: at });
+    async recordSignIn(id, at, passwordHash) {
+      await em.nativeUpdate(
+        UserEntity,
+        { id },
+        passwordHash ? { lastLogin: at, password: passwordHash } : { lastLogin: at },
+      );
     },
 
-    setPassword: (id: number, passwordHash: string) => em.nativeUpdate(User, { id }, { password: passwordHash }),
-
-    /** True when this call deactivated the user (false: no such user, or inactive already). */
-    async deactivate(id: number): Promise<boolean> {
-      return (await em.nativeUpdate(User, { id, isActive: true }, { isActive: false })) === 1;
+    async setPassword(id, passwordHash) {
+      await em.nativeUpdate(UserEntity, { id }, { password: passwordHash });
     },
 
-    /**
-     * Inserts unless a user with that username or email exists, in one statement, so processes
-     * starting together agree. Returns the new id, or undefined when nothing was inserted.
-     */
-    async insertIfAbsent(user: NewUser): Promise<number | undefined> {
+    async deactivate(id) {
+      return (await em.nativeUpdate(UserEntity, { id, isActive: true }, { isActive: false })) === 1;
+    },
+
+    async insertIfAbsent(user: NewUser) {
       const result = await em
-        .createQueryBuilder(User)
+        .createQueryBuilder(UserEntity)
         .insert({ ...user, isActive: true })
         .onConflict()
         .ignore()

@@ -1,6 +1,7 @@
 import { recordEvent } from '@imm/bus';
 import type { EntityManager } from '@imm/db';
-import type { User } from '../data/entities';
+import type { AccountEvents } from '../../domain/account-store';
+import type { User } from '../../domain/users';
 
 /**
  * `auth.user.registered`, recorded in the outbox inside the transaction that created the user (the
@@ -13,4 +14,9 @@ export function recordUserRegistered(em: EntityManager, user: User): void {
     email: user.email,
     is_superuser: user.isSuperuser,
   });
+}
+
+/** The events of accounts, recorded in the transaction of `em`. */
+export function accountEvents(em: EntityManager): AccountEvents {
+  return { userRegistered: (user) => recordUserRegistered(em, user) };
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { User } from '../../adapters/data/entities';
+import type { User } from '../../domain/users';
 import {
   normalizeEmail,
   normalizeUsername,
