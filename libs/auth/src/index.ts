@@ -2,3 +2,4 @@ export * from './claims';
 export * from './jwks';
 export * from './verify';
 export * from './not-before';
+export * from './messages';

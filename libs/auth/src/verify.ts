@@ -2,8 +2,10 @@ import type { RequestHandler, Request } from 'express';
 import jwt from 'jsonwebtoken';
 import { parse as parseCookies } from 'cookie';
 import { ServiceUnavailableError, UnauthenticatedError } from '@imm/errors';
+import { registerMessages } from '@imm/web/messages';
 import { type AccessClaims, type Principal, TOKEN_ALGORITHM } from './claims';
 import type { KeySource } from './jwks';
+import { tokenMessages } from './messages';
 import type { NotBeforeStore } from './not-before';
 import { verifiedTokens } from './verified-tokens';
 
@@ -46,6 +48,8 @@ export interface TokenVerifierOptions {
 const nowSeconds = () => Math.floor(Date.now() / 1000);
 
 export function createTokenVerifier(keys: KeySource, options: TokenVerifierOptions = {}): TokenVerifier {
+  // Its refusals are answered in the envelope of whichever process verifies.
+  registerMessages(tokenMessages);
   const verified = verifiedTokens();
 
   async function keyOf(kid: string): ReturnType<KeySource['getKey']> {

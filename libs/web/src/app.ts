@@ -5,6 +5,7 @@ import { NotAcceptableError, UnsupportedMediaTypeError } from '@imm/errors';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { route } from './routes';
 import { healthRoutes, type ReadinessChecks } from './health';
+import { type MessageCatalog, registerMessages } from './messages';
 import { httpMetrics, metricsRoute } from './metrics';
 import type { BlockList } from 'node:net';
 
@@ -59,10 +60,13 @@ export interface HttpAppOptions {
   trustProxy?: string | boolean | number;
   /** Who may read `/metrics` (the gateway's port is public); everyone when absent. */
   metricsAllow?: BlockList;
+  /** The texts of the service's own message keys (en and ko), added to libs/web's. */
+  messages?: MessageCatalog[];
 }
 
 /** Every process's HTTP app: the same request ids, logs, metrics, JSON rules, health, 404 and envelope. */
 export function createHttpApp(options: HttpAppOptions): Express {
+  registerMessages(...(options.messages ?? []));
   const app = express();
   app.disable('x-powered-by');
   // Express hashes every body for a weak ETag; no client of this API revalidates with

@@ -1,23 +1,50 @@
 import type { MessageRef } from '@imm/errors';
 
 export type Language = 'en' | 'ko';
+export const LANGUAGES: readonly Language[] = ['en', 'ko'];
 
-type Catalog = Record<string, string>;
+/** Message texts by key, every key in every language. */
+export type MessageCatalog<K extends string = string> = { readonly [L in Language]: Readonly<Record<K, string>> };
+
+const placeholders = (text: string) => [...text.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort();
+
+/** What is wrong with a catalog: keys missing in a language, empty texts, placeholders that differ. */
+export function catalogProblems(catalog: MessageCatalog): string[] {
+  const problems: string[] = [];
+  const keys = new Set(LANGUAGES.flatMap((language) => Object.keys(catalog[language])));
+  for (const key of keys) {
+    for (const language of LANGUAGES) {
+      const text = catalog[language][key];
+      if (text === undefined) problems.push(`${key} has no ${language} text`);
+      else if (text.trim() === '') problems.push(`${key} has an empty ${language} text`);
+    }
+    const [en, ...others] = LANGUAGES.map((language) => placeholders(catalog[language][key] ?? '').join(','));
+    if (others.some((other) => other !== en)) problems.push(`${key} has different placeholders across languages`);
+  }
+  return problems;
+}
+
+/**
+ * A catalog of message texts: the Korean texts must have exactly the English keys (a missing key
+ * does not compile), and every text must be there, non-empty, with the same placeholders (checked
+ * when the module loads, so any test that loads it fails).
+ */
+export function defineMessages<const K extends string>(catalog: {
+  en: Record<K, string>;
+  ko: NoInfer<Record<K, string>>;
+}): MessageCatalog<K> {
+  const problems = catalogProblems(catalog);
+  if (problems.length > 0) throw new Error(`message catalog: ${problems.join('; ')}`);
+  return catalog;
+}
 
 /** English texts follow the Django service's wording where it had one, so old clients see the same. */
-const en: Catalog = {
+const en = {
   bad_request: 'Bad request.',
   malformed_json: 'JSON parse error - the request body is not valid JSON.',
   payload_too_large: 'Request body is larger than {limit}.',
   body_not_object: 'Invalid data. Expected a dictionary, but got {got}.',
   not_authenticated: 'Authentication credentials were not provided.',
-  token_invalid: 'Given token not valid for any token type',
-  token_not_access: 'Token has wrong type',
-  token_expired: 'Token is invalid or expired',
-  token_revoked: 'Token is blacklisted',
-  invalid_credentials: 'No active account found with the given credentials',
-  user_inactive: 'User is inactive',
-  user_not_found: 'User not found',
   permission_denied: 'You do not have permission to perform this action.',
   not_found: 'Not found.',
   route_not_found: 'The requested resource was not found on this server.',
@@ -28,11 +55,9 @@ const en: Catalog = {
   database_unavailable: 'The database is unavailable. Try again later.',
   conflict: 'The request conflicts with the current state of the resource.',
   service_unavailable: 'A service is unavailable. Try again later.',
-  password_work_busy: 'Too many sign-ins and sign-ups at once. Try again in a moment.',
   body_encoding_invalid: 'The request body does not match its Content-Encoding.',
   headers_too_large: 'Request header fields are too large.',
   request_timeout: 'The request did not arrive in time.',
-  password_incorrect: 'Your old password was entered incorrectly. Please enter it again.',
   upstream_timeout: 'A service did not answer in time. Try again later.',
   bad_gateway: 'A service answered with an invalid response.',
   internal_error: 'A server error occurred.',
@@ -56,28 +81,14 @@ const en: Catalog = {
   invalid_url: 'Enter a valid URL.',
   invalid_datetime: 'Datetime has wrong format.',
   invalid_value: 'Invalid value.',
-  invalid_username: 'Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.',
-  username_taken: 'A user with that username already exists.',
-  email_taken: 'A user with that email already exists.',
-  password_too_short: 'This password is too short. It must contain at least 8 characters.',
-  password_too_long: 'This password is too long. It must contain at most 72 bytes.',
-  password_entirely_numeric: 'This password is entirely numeric.',
-  password_same_as_username: 'The password is too similar to the username.',
 };
 
-const ko: Catalog = {
+const ko = {
   bad_request: '잘못된 요청입니다.',
   malformed_json: 'JSON 구문 오류 - 요청 본문이 올바른 JSON이 아닙니다.',
   payload_too_large: '요청 본문이 {limit}보다 큽니다.',
   body_not_object: '유효하지 않은 데이터입니다. 딕셔너리가 필요하지만 {got}을(를) 받았습니다.',
   not_authenticated: '자격 인증데이터(authentication credentials)가 제공되지 않았습니다.',
-  token_invalid: '이 토큰은 모든 타입의 토큰에 대해 유효하지 않습니다',
-  token_not_access: '토큰의 타입이 잘못되었습니다',
-  token_expired: '유효하지 않거나 만료된 토큰입니다',
-  token_revoked: '블랙리스트에 추가된 토큰입니다',
-  invalid_credentials: '지정된 자격 증명에 해당하는 활성화된 사용자를 찾을 수 없습니다',
-  user_inactive: '비활성화된 사용자입니다',
-  user_not_found: '사용자를 찾을 수 없습니다',
   permission_denied: '이 작업을 수행할 권한(permission)이 없습니다.',
   not_found: '찾을 수 없습니다.',
   route_not_found: '요청한 리소스를 이 서버에서 찾을 수 없습니다.',
@@ -88,11 +99,9 @@ const ko: Catalog = {
   database_unavailable: '데이터베이스를 사용할 수 없습니다. 나중에 다시 시도하십시오.',
   conflict: '요청이 리소스의 현재 상태와 충돌합니다.',
   service_unavailable: '서비스를 사용할 수 없습니다. 나중에 다시 시도하십시오.',
-  password_work_busy: '로그인과 가입 요청이 너무 많습니다. 잠시 후 다시 시도하십시오.',
   body_encoding_invalid: '요청 본문이 Content-Encoding과 맞지 않습니다.',
   headers_too_large: '요청 헤더가 너무 큽니다.',
   request_timeout: '요청이 제시간에 도착하지 않았습니다.',
-  password_incorrect: '기존 비밀번호가 올바르지 않습니다. 다시 입력하십시오.',
   upstream_timeout: '서비스가 제시간에 응답하지 않았습니다. 나중에 다시 시도하십시오.',
   bad_gateway: '서비스가 잘못된 응답을 보냈습니다.',
   internal_error: '서버 오류가 발생했습니다.',
@@ -115,16 +124,37 @@ const ko: Catalog = {
   invalid_url: '유효한 URL을 입력하십시오.',
   invalid_datetime: 'Datetime의 포맷이 잘못되었습니다.',
   invalid_value: '유효하지 않은 값입니다.',
-  invalid_username: '유효한 사용자 이름을 입력하십시오. 문자, 숫자, @/./+/-/_ 만 사용할 수 있습니다.',
-  username_taken: '해당 사용자 이름은 이미 존재합니다.',
-  email_taken: '해당 이메일을 사용하는 사용자가 이미 존재합니다.',
-  password_too_short: '비밀번호가 너무 짧습니다. 최소 8 문자를 포함해야 합니다.',
-  password_too_long: '비밀번호가 너무 깁니다. 최대 72 바이트까지 사용할 수 있습니다.',
-  password_entirely_numeric: '비밀번호가 전부 숫자로 되어 있습니다.',
-  password_same_as_username: '비밀번호가 사용자 이름와 너무 유사합니다.',
 };
 
-const catalogs: Record<Language, Catalog> = { en, ko };
+/** The texts of libs/web itself: requests, bodies, field validation, dependencies. */
+export const webMessages = defineMessages({ en, ko });
+
+/** Every text registered so far, by language; libs/web's own from the start. */
+const registered: Record<Language, Map<string, string>> = {
+  en: new Map(Object.entries(webMessages.en)),
+  ko: new Map(Object.entries(webMessages.ko)),
+};
+
+/**
+ * Adds a service's or library's texts to the ones errors are translated with (createHttpApp's
+ * `messages` does it at start-up). Registering the same text again is harmless; another text
+ * under a key already registered throws, so two owners of one key are found at once.
+ */
+export function registerMessages(...catalogs: MessageCatalog[]): void {
+  for (const catalog of catalogs) {
+    for (const language of LANGUAGES) {
+      for (const [key, text] of Object.entries(catalog[language])) {
+        const existing = registered[language].get(key);
+        if (existing !== undefined && existing !== text) {
+          throw new Error(`message ${key} is registered already with another ${language} text`);
+        }
+      }
+    }
+    for (const language of LANGUAGES) {
+      for (const [key, text] of Object.entries(catalog[language])) registered[language].set(key, text);
+    }
+  }
+}
 
 /** `Accept-Language: ko` (or ko-KR, or ko with a higher q than en) selects Korean; all else English. */
 export function pickLanguage(acceptLanguage: string | undefined): Language {
@@ -146,12 +176,13 @@ export function pickLanguage(acceptLanguage: string | undefined): Language {
 }
 
 export function translate(message: MessageRef, language: Language): string {
-  const template = catalogs[language][message.key] ?? en[message.key] ?? message.key;
+  const template = registered[language].get(message.key) ?? registered.en.get(message.key) ?? message.key;
   return template.replace(/\{(\w+)\}/g, (whole, name: string) =>
     message.params && name in message.params ? String(message.params[name]) : whole,
   );
 }
 
+/** Whether `key` has a text: a zod issue whose message is a key is reported as that message. */
 export function hasMessage(key: string): boolean {
-  return key in en;
+  return registered.en.has(key);
 }

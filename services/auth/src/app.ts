@@ -6,6 +6,7 @@ import type { Sessions } from './domain/sessions';
 import type { SigningKeys } from './adapters/signing-keys';
 import type { TokenService } from './adapters/jwt-tokens';
 import type { CookieSettings } from './entry/http/cookies';
+import { authMessages } from './entry/http/messages';
 import { authRoutes } from './entry/http/routes';
 
 export interface AppDeps {
@@ -31,6 +32,7 @@ export function createApp(deps: AppDeps): Express {
     logger: deps.logger,
     readiness: deps.readiness,
     openApi: openapi,
+    messages: [authMessages],
     mount: (app) => {
       app.use(routes);
     },

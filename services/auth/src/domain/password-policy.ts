@@ -6,7 +6,7 @@
 export const PASSWORD_MIN_CHARACTERS = 8;
 export const PASSWORD_MAX_BYTES = 72;
 
-/** Message keys (libs/web messages.ts) for every rule the password breaks; empty when it is fine. */
+/** Message keys (entry/http/messages.ts) for every rule the password breaks; empty when it is fine. */
 export function passwordProblems(password: string, username?: string): string[] {
   const problems: string[] = [];
   if ([...password].length < PASSWORD_MIN_CHARACTERS) problems.push('password_too_short');
