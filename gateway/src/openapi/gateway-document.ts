@@ -8,6 +8,7 @@ export const REDOC_PATH = '/api/docs/';
 
 const errorContent = { 'application/json': { schema: errorEnvelopeSchema } };
 const throttled = { description: 'Throttled (see `Retry-After`)', content: errorContent };
+const methodNotAllowed = { description: 'Method not allowed (see `Allow`)', content: errorContent };
 
 /** The routes the gateway answers itself, described like any service's part. */
 export function gatewayDocument(version: string): OpenApiDocument {
@@ -15,6 +16,8 @@ export function gatewayDocument(version: string): OpenApiDocument {
   registry.registerPath({
     method: 'get',
     path: OPENAPI_PATH,
+    operationId: 'getOpenApiDocument',
+    security: [],
     summary: 'This document: the OpenAPI 3.1 description of the whole public API',
     tags: ['docs'],
     responses: {
@@ -26,22 +29,24 @@ export function gatewayDocument(version: string): OpenApiDocument {
           },
         },
       },
-      405: { description: 'Method not allowed (see `Allow`)', content: errorContent },
+      405: methodNotAllowed,
       429: throttled,
     },
   });
-  for (const [path, summary] of [
-    [SWAGGER_PATH, 'Swagger UI for this document'],
-    [REDOC_PATH, 'ReDoc reference for this document'],
+  for (const [path, operationId, summary] of [
+    [SWAGGER_PATH, 'getSwaggerUi', 'Swagger UI for this document'],
+    [REDOC_PATH, 'getRedoc', 'ReDoc reference for this document'],
   ] as const) {
     registry.registerPath({
       method: 'get',
       path,
+      operationId,
+      security: [],
       summary,
       tags: ['docs'],
       responses: {
         200: { description: 'An HTML page', content: { 'text/html': { schema: z.string() } } },
-        405: { description: 'Method not allowed (see `Allow`)', content: errorContent },
+        405: methodNotAllowed,
         429: throttled,
       },
     });
@@ -49,6 +54,8 @@ export function gatewayDocument(version: string): OpenApiDocument {
   registry.registerPath({
     method: 'get',
     path: '/healthz',
+    operationId: 'getLiveness',
+    security: [],
     summary: 'Liveness: the gateway process answers',
     tags: ['health'],
     responses: {
@@ -56,11 +63,14 @@ export function gatewayDocument(version: string): OpenApiDocument {
         description: 'Alive',
         content: { 'application/json': { schema: envelopeOf(z.object({ status: z.literal('ok') })) } },
       },
+      405: methodNotAllowed,
     },
   });
   registry.registerPath({
     method: 'get',
     path: '/readyz',
+    operationId: 'getReadiness',
+    security: [],
     summary: 'Readiness: Redis and every service answer (a harness can wait on the gateway alone)',
     tags: ['health'],
     responses: {
@@ -77,6 +87,7 @@ export function gatewayDocument(version: string): OpenApiDocument {
         headers: { 'Retry-After': { description: 'Seconds to wait', schema: { type: 'string' } } },
         content: errorContent,
       },
+      405: methodNotAllowed,
     },
   });
   return buildOpenApiDocument(registry, { title: 'imm-control gateway', version }) as unknown as OpenApiDocument;

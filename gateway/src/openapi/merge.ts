@@ -62,6 +62,9 @@ function addGatewayResponses(operation: Operation, isProtected: boolean): void {
   if (isProtected) {
     operation.security ??= [{ bearerAuth: [] }];
     responses['401'] ??= errorResponse('Missing, invalid or expired access token');
+  } else {
+    // Open routes say so, rather than leaving readers to guess from a missing field.
+    operation.security ??= [];
   }
   if (operation.requestBody) responses['413'] ??= errorResponse('Body too large');
   responses['429'] ??= errorResponse('Throttled (see `Retry-After`)');

@@ -1,5 +1,6 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31, type ResponseConfig } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
+import { completeEnums, describeLiteralValues } from './openapi-enums';
 
 export { OpenAPIRegistry };
 
@@ -37,11 +38,13 @@ const errorDescriptions: Record<number, string> = {
 
 export interface ApiRoute {
   method: 'get' | 'post' | 'put' | 'patch' | 'delete';
+  /** Unique in the whole public document: clients generated from it name their calls after it. */
+  operationId: string;
   /** OpenAPI form, with the trailing slash the API documents: `/api/machines/{id}/`. */
   path: string;
   summary: string;
   tags: string[];
-  /** Needs an access token. */
+  /** Needs an access token; an open route says so with `security: []`. */
   secured: boolean;
   params?: z.ZodObject;
   query?: z.ZodObject;
@@ -75,9 +78,10 @@ export function registerRoute(registry: OpenAPIRegistry, route: ApiRoute): void 
   registry.registerPath({
     method: route.method,
     path: route.path,
+    operationId: route.operationId,
     summary: route.summary,
     tags: route.tags,
-    ...(route.secured && { security: [{ bearerAuth: [] }] }),
+    security: route.secured ? [{ bearerAuth: [] }] : [],
     request: {
       ...(route.params && { params: route.params }),
       ...(route.query && { query: route.query }),
@@ -98,5 +102,6 @@ export function buildOpenApiDocument(
     bearerFormat: 'JWT',
     description: 'An access token from sign-in; the `Bearer ` prefix may be left out.',
   });
-  return new OpenApiGeneratorV31(registry.definitions).generateDocument({ openapi: '3.1.0', info });
+  describeLiteralValues(registry.definitions);
+  return completeEnums(new OpenApiGeneratorV31(registry.definitions).generateDocument({ openapi: '3.1.0', info }));
 }

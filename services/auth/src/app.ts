@@ -1,11 +1,12 @@
 import type { Logger } from '@imm/logging';
-import { buildOpenApiDocument, createHttpApp, OpenAPIRegistry, type ReadinessChecks } from '@imm/web';
+import { createHttpApp, type ReadinessChecks } from '@imm/web';
 import type { Express } from 'express';
 import type { Accounts } from './domain/accounts';
 import type { Sessions } from './domain/sessions';
 import type { SigningKeys } from './domain/signing-keys';
 import type { TokenService } from './domain/tokens';
 import type { CookieSettings } from './http/cookies';
+import { authOpenApi } from './http/openapi';
 import { authRoutes } from './http/routes';
 
 export interface AppDeps {
@@ -20,17 +21,11 @@ export interface AppDeps {
 
 /** The auth service's HTTP app, from its dependencies; opening and closing them is main's job. */
 export function createApp(deps: AppDeps): Express {
-  const registry = new OpenAPIRegistry();
-  const routes = authRoutes(deps, registry);
-  const openapi = buildOpenApiDocument(registry, {
-    title: 'imm-control auth',
-    version: '1.0.0',
-    description: 'Users and tokens. Served internally; the gateway merges it into /api/openapi.json.',
-  });
+  const routes = authRoutes(deps);
   return createHttpApp({
     logger: deps.logger,
     readiness: deps.readiness,
-    openApi: openapi,
+    openApi: authOpenApi(),
     mount: (app) => {
       app.use(routes);
     },
