@@ -1,7 +1,7 @@
 import { type RunningSystem, startSystem } from '@imm/testing';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { routeTable } from '../../src/routes-table';
+import { routeTable } from '../gateway/src/routes-table';
 import { apiClient } from './client';
 
 /**
