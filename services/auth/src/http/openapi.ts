@@ -124,6 +124,10 @@ export function authOpenApi() {
         description: 'Method not allowed (see `Allow`)',
         content: { 'application/json': { schema: errorEnvelopeSchema } },
       },
+      406: {
+        description: 'The Accept header rules out JSON',
+        content: { 'application/json': { schema: errorEnvelopeSchema } },
+      },
     },
   });
   return buildOpenApiDocument(registry, {
