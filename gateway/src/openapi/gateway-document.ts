@@ -9,6 +9,7 @@ export const REDOC_PATH = '/api/docs/';
 const errorContent = { 'application/json': { schema: errorEnvelopeSchema } };
 const throttled = { description: 'Throttled (see `Retry-After`)', content: errorContent };
 const methodNotAllowed = { description: 'Method not allowed (see `Allow`)', content: errorContent };
+const hostNotAllowed = { description: 'The `Host` header is not one of the allowed hosts', content: errorContent };
 
 /** The routes the gateway answers itself, described like any service's part. */
 export function gatewayDocument(version: string): OpenApiDocument {
@@ -29,6 +30,7 @@ export function gatewayDocument(version: string): OpenApiDocument {
           },
         },
       },
+      400: hostNotAllowed,
       405: methodNotAllowed,
       429: throttled,
     },
@@ -46,6 +48,7 @@ export function gatewayDocument(version: string): OpenApiDocument {
       tags: ['docs'],
       responses: {
         200: { description: 'An HTML page', content: { 'text/html': { schema: z.string() } } },
+        400: hostNotAllowed,
         405: methodNotAllowed,
         429: throttled,
       },
@@ -103,7 +106,7 @@ success, \`{"status": 0, "message": …, "error_code": …}\` on failure. \`mess
 | error_code | name | HTTP |
 |---|---|---|
 | 0 | UNKNOWN | 500 |
-| 2 | BADREQUEST | 400, 413 |
+| 2 | BADREQUEST | 400, 408, 413, 431 |
 | 3 | UNAUTHENTICATED | 401 |
 | 4 | PERMISSIONDENIED | 403 |
 | 5 | NOTFOUND | 404 |
@@ -119,8 +122,10 @@ success, \`{"status": 0, "message": …, "error_code": …}\` on failure. \`mess
 \`Authorization: Bearer <token>\` (the bare token without \`Bearer\` is accepted too).
 
 **Conventions.** Paths work with and without the trailing slash. Ids are positive integers;
-anything else is 404. Every response carries \`X-Request-Id\` (yours, if you sent one). Requests
-are rate limited per client address (429 with \`Retry-After\`).
+anything else is 404. Any other path is a 404 envelope; another method of a path is a 405 with
+\`Allow\`. Every response carries \`X-Request-Id\` (yours, if you sent one). Requests
+are rate limited per signed-in user, or per client address without a valid token (429 with
+\`Retry-After\`).
 `.trim();
 
 export function mergeBase(version: string): MergeBase {

@@ -28,6 +28,7 @@ const errorDescriptions: Record<number, string> = {
   405: 'Method not allowed (see `Allow`)',
   406: 'The Accept header rules out JSON',
   409: 'Conflicts with the current state',
+  500: 'A fault of the server (`error_code` 0; the body never shows its details)',
   413: 'Body too large',
   415: 'Body is not JSON',
   429: 'Throttled (see `Retry-After`)',
@@ -69,7 +70,10 @@ export function registerRoute(registry: OpenAPIRegistry, route: ApiRoute): void 
       ...(route.success.result && { content: { 'application/json': { schema: envelopeOf(route.success.result) } } }),
     },
   };
-  for (const status of new Set([...route.errors, 405, 406, 503])) {
+  // Every route: another method, an Accept without JSON, a fault, the database down. A write with
+  // a body that is not JSON is a 415 even where the route reads no body.
+  const common = [405, 406, 500, 503, ...(route.method === 'get' || route.method === 'delete' ? [] : [415])];
+  for (const status of [...new Set([...route.errors, ...common])].sort((a, b) => a - b)) {
     responses[status] = {
       description: errorDescriptions[status] ?? 'Error',
       content: { 'application/json': { schema: errorEnvelopeSchema } },

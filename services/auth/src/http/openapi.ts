@@ -128,6 +128,10 @@ export function authOpenApi() {
         description: 'The Accept header rules out JSON',
         content: { 'application/json': { schema: errorEnvelopeSchema } },
       },
+      500: {
+        description: 'A fault of the server (`error_code` 0; the body never shows its details)',
+        content: { 'application/json': { schema: errorEnvelopeSchema } },
+      },
     },
   });
   return buildOpenApiDocument(registry, {
