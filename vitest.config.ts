@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 // Tests that start whole systems of processes: one file at a time.
-const e2e = ['gateway/test/e2e/**/*.test.ts', 'deploy/test/**/*.e2e.test.ts'];
+const e2e = ['e2e/**/*.test.ts', 'deploy/test/**/*.e2e.test.ts'];
 
 export default defineConfig({
   test: {

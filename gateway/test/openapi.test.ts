@@ -3,6 +3,8 @@ import { freePort } from '@imm/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { buildOpenApiDocument, OpenAPIRegistry, registerRoute } from '@imm/web';
+import { publicOpenApiDocument } from '../../scripts/openapi-document';
+import { routeTable } from '../src/routes-table';
 import {
   type StandIn,
   startStandIn,
@@ -28,6 +30,7 @@ const authPart = part('auth', [
   {
     method: 'post',
     path: '/api/sign-in/',
+    operationId: 'signIn',
     summary: 'Sign in',
     tags: ['auth'],
     secured: false,
@@ -42,6 +45,7 @@ const authPart = part('auth', [
   {
     method: 'get',
     path: '/api/me/',
+    operationId: 'getMe',
     summary: 'The signed-in user',
     tags: ['auth'],
     secured: true,
@@ -51,6 +55,7 @@ const authPart = part('auth', [
   {
     method: 'get',
     path: '/api/internal/secret/',
+    operationId: 'getSecret',
     summary: 'Not routed by the gateway',
     tags: ['auth'],
     secured: false,
@@ -62,6 +67,7 @@ const machinesPart = part('machines', [
   {
     method: 'get',
     path: '/api/machines/',
+    operationId: 'listMachines',
     summary: 'List machines',
     tags: ['machines'],
     secured: true,
@@ -72,6 +78,7 @@ const machinesPart = part('machines', [
   {
     method: 'get',
     path: '/api/machines/{id}/',
+    operationId: 'getMachine',
     summary: 'One machine',
     tags: ['machines'],
     secured: true,
@@ -84,6 +91,7 @@ const operationsPart = part('operations', [
   {
     method: 'post',
     path: '/api/machines/{id}/operation/',
+    operationId: 'operateMachine',
     summary: 'Start or stop',
     tags: ['operations'],
     secured: true,
@@ -119,7 +127,10 @@ type Doc = {
   info: { title: string; version: string; description?: string };
   servers: { url: string }[];
   tags: { name: string; description?: string }[];
-  paths: Record<string, Record<string, { security?: unknown; responses: Record<string, unknown> }>>;
+  paths: Record<
+    string,
+    Record<string, { operationId?: string; security?: unknown; responses: Record<string, unknown> }>
+  >;
   components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> };
 };
 
@@ -176,7 +187,7 @@ describe('the merged document', () => {
       expect.arrayContaining(['401', '413', '429', '502', '503', '504']),
     );
     const signIn = doc.paths['/api/sign-in/']!.post!;
-    expect(signIn.security).toBeUndefined();
+    expect(signIn.security).toEqual([]);
     expect(Object.keys(signIn.responses)).toContain('429');
   });
 
@@ -205,6 +216,42 @@ describe('the merged document', () => {
     const after = await getDocument(partial.url);
     expect(after.paths['/api/machines/{id}/operation/']).toBeDefined();
     expect((await new Validator().validate(after as unknown as Record<string, unknown>)).valid).toBe(true);
+  });
+});
+
+describe('the public document the code builds', () => {
+  const doc = publicOpenApiDocument() as unknown as Doc;
+  const operations = Object.entries(doc.paths).flatMap(([path, item]) =>
+    Object.entries(item).map(([method, operation]) => ({ path, method, operation })),
+  );
+  const schema = (name: string) => doc.components.schemas[name] as { properties: Record<string, unknown> };
+
+  it('is valid OpenAPI 3.1', async () => {
+    const result = await new Validator().validate(doc as unknown as Record<string, unknown>);
+    expect(result.errors ?? []).toEqual([]);
+  });
+
+  it('documents every result of a history entry and every machine status, not just the first', () => {
+    expect(schema('HistoryEntry').properties.result).toMatchObject({ type: 'integer', enum: [1, 2, 3, 4, 5, 7] });
+    expect(schema('Machine').properties.status).toMatchObject({ type: 'integer', enum: [1, 2, 3, 4, 5] });
+  });
+
+  it('names every operation once', () => {
+    const ids = operations.map(({ operation }) => operation.operationId);
+    expect(ids.every((id) => typeof id === 'string' && /^[a-z][A-Za-z]+$/.test(id))).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('says which operations need no token (`security: []`) and which need one', () => {
+    const access = new Map(routeTable.map((route) => [route.pattern, route.access]));
+    for (const { path, method, operation } of operations) {
+      const where = `${method} ${path}`;
+      if (access.get(path) === 'protected') expect(operation.security, where).toEqual([{ bearerAuth: [] }]);
+      else expect(operation.security, where).toEqual([]);
+    }
+    for (const path of ['/api/sign-up/', '/api/sign-in/', '/api/token/refresh/', '/api/auth/jwks.json', '/api/docs/']) {
+      expect(access.get(path) ?? 'gateway', path).not.toBe('protected');
+    }
   });
 });
 

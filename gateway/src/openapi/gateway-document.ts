@@ -8,6 +8,8 @@ export const REDOC_PATH = '/api/docs/';
 
 const errorContent = { 'application/json': { schema: errorEnvelopeSchema } };
 const throttled = { description: 'Throttled (see `Retry-After`)', content: errorContent };
+const methodNotAllowed = { description: 'Method not allowed (see `Allow`)', content: errorContent };
+const hostNotAllowed = { description: 'The `Host` header is not one of the allowed hosts', content: errorContent };
 
 /** The routes the gateway answers itself, described like any service's part. */
 export function gatewayDocument(version: string): OpenApiDocument {
@@ -15,6 +17,8 @@ export function gatewayDocument(version: string): OpenApiDocument {
   registry.registerPath({
     method: 'get',
     path: OPENAPI_PATH,
+    operationId: 'getOpenApiDocument',
+    security: [],
     summary: 'This document: the OpenAPI 3.1 description of the whole public API',
     tags: ['docs'],
     responses: {
@@ -26,22 +30,26 @@ export function gatewayDocument(version: string): OpenApiDocument {
           },
         },
       },
-      405: { description: 'Method not allowed (see `Allow`)', content: errorContent },
+      400: hostNotAllowed,
+      405: methodNotAllowed,
       429: throttled,
     },
   });
-  for (const [path, summary] of [
-    [SWAGGER_PATH, 'Swagger UI for this document'],
-    [REDOC_PATH, 'ReDoc reference for this document'],
+  for (const [path, operationId, summary] of [
+    [SWAGGER_PATH, 'getSwaggerUi', 'Swagger UI for this document'],
+    [REDOC_PATH, 'getRedoc', 'ReDoc reference for this document'],
   ] as const) {
     registry.registerPath({
       method: 'get',
       path,
+      operationId,
+      security: [],
       summary,
       tags: ['docs'],
       responses: {
         200: { description: 'An HTML page', content: { 'text/html': { schema: z.string() } } },
-        405: { description: 'Method not allowed (see `Allow`)', content: errorContent },
+        400: hostNotAllowed,
+        405: methodNotAllowed,
         429: throttled,
       },
     });
@@ -49,6 +57,8 @@ export function gatewayDocument(version: string): OpenApiDocument {
   registry.registerPath({
     method: 'get',
     path: '/healthz',
+    operationId: 'getLiveness',
+    security: [],
     summary: 'Liveness: the gateway process answers',
     tags: ['health'],
     responses: {
@@ -56,11 +66,14 @@ export function gatewayDocument(version: string): OpenApiDocument {
         description: 'Alive',
         content: { 'application/json': { schema: envelopeOf(z.object({ status: z.literal('ok') })) } },
       },
+      405: methodNotAllowed,
     },
   });
   registry.registerPath({
     method: 'get',
     path: '/readyz',
+    operationId: 'getReadiness',
+    security: [],
     summary: 'Readiness: Redis and every service answer (a harness can wait on the gateway alone)',
     tags: ['health'],
     responses: {
@@ -77,6 +90,7 @@ export function gatewayDocument(version: string): OpenApiDocument {
         headers: { 'Retry-After': { description: 'Seconds to wait', schema: { type: 'string' } } },
         content: errorContent,
       },
+      405: methodNotAllowed,
     },
   });
   return buildOpenApiDocument(registry, { title: 'imm-control gateway', version }) as unknown as OpenApiDocument;
@@ -92,7 +106,7 @@ success, \`{"status": 0, "message": …, "error_code": …}\` on failure. \`mess
 | error_code | name | HTTP |
 |---|---|---|
 | 0 | UNKNOWN | 500 |
-| 2 | BADREQUEST | 400, 413 |
+| 2 | BADREQUEST | 400, 408, 413, 431 |
 | 3 | UNAUTHENTICATED | 401 |
 | 4 | PERMISSIONDENIED | 403 |
 | 5 | NOTFOUND | 404 |
@@ -108,8 +122,10 @@ success, \`{"status": 0, "message": …, "error_code": …}\` on failure. \`mess
 \`Authorization: Bearer <token>\` (the bare token without \`Bearer\` is accepted too).
 
 **Conventions.** Paths work with and without the trailing slash. Ids are positive integers;
-anything else is 404. Every response carries \`X-Request-Id\` (yours, if you sent one). Requests
-are rate limited per client address (429 with \`Retry-After\`).
+anything else is 404. Any other path is a 404 envelope; another method of a path is a 405 with
+\`Allow\`. Every response carries \`X-Request-Id\` (yours, if you sent one). Requests
+are rate limited per signed-in user, or per client address without a valid token (429 with
+\`Retry-After\`).
 `.trim();
 
 export function mergeBase(version: string): MergeBase {

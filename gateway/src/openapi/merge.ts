@@ -56,14 +56,19 @@ const errorResponse = (description: string) => ({
 });
 
 /** Answers the gateway itself gives on the way to any service, so every proxied operation lists them. */
-function addGatewayResponses(operation: Operation, isProtected: boolean): void {
+function addGatewayResponses(operation: Operation, isProtected: boolean, hasIds: boolean, hasBody: boolean): void {
   operation.responses ??= {};
   const responses = operation.responses;
+  responses['400'] ??= errorResponse('The `Host` header is not one of the allowed hosts');
+  if (hasIds) responses['404'] ??= errorResponse('An id that is not a positive integer, or nothing with that id');
   if (isProtected) {
     operation.security ??= [{ bearerAuth: [] }];
     responses['401'] ??= errorResponse('Missing, invalid or expired access token');
+  } else {
+    // Open routes say so, rather than leaving readers to guess from a missing field.
+    operation.security ??= [];
   }
-  if (operation.requestBody) responses['413'] ??= errorResponse('Body too large');
+  if (hasBody) responses['413'] ??= errorResponse('Body too large');
   responses['429'] ??= errorResponse('Throttled (see `Retry-After`)');
   responses['502'] ??= errorResponse('A service answered badly');
   responses['503'] ??= errorResponse('A service or the database is unavailable');
@@ -110,7 +115,9 @@ export function mergeDocuments(base: MergeBase, parts: DocumentPart[]): MergeRes
         const operation = copy[method] as Operation | undefined;
         if (!operation) continue;
         for (const tag of operation.tags ?? []) usedTags.add(tag);
-        if (route) addGatewayResponses(operation, route.route.access === 'protected');
+        // The body limit applies to any write, whether or not the operation reads a body.
+        const hasBody = Boolean(operation.requestBody) || ['post', 'put', 'patch'].includes(method);
+        if (route) addGatewayResponses(operation, route.route.access === 'protected', path.includes('{'), hasBody);
       }
       paths[path] = copy;
     }

@@ -1,6 +1,7 @@
 import express from 'express';
 import { send } from './envelope';
 import { NotReadyError } from '@imm/errors';
+import { route } from './routes';
 
 export type ReadinessChecks = Record<string, () => Promise<unknown>>;
 
@@ -21,18 +22,23 @@ async function withTimeout(check: () => Promise<unknown>, ms: number): Promise<b
   }
 }
 
-/** `/healthz`: the process answers. `/readyz`: each dependency answers within two seconds. */
+/**
+ * `/healthz`: the process answers. `/readyz`: each dependency answers within two seconds. Other
+ * methods are a 405, as on every other path.
+ */
 export function healthRoutes(checks: ReadinessChecks): express.Router {
   const router = express.Router();
-  router.get('/healthz', (_req, res) => send(res, { status: 'ok' }));
-  router.get('/readyz', async (_req, res) => {
-    const names = Object.keys(checks);
-    const results = await Promise.all(names.map((name) => withTimeout(checks[name] as () => Promise<unknown>, 2000)));
-    const down = names.filter((_, i) => !results[i]);
-    if (down.length > 0) {
-      throw new NotReadyError(down);
-    }
-    send(res, Object.fromEntries(names.map((name) => [name, 'ok'])));
+  route(router, '/healthz', { get: (_req, res) => send(res, { status: 'ok' }) });
+  route(router, '/readyz', {
+    get: async (_req, res) => {
+      const names = Object.keys(checks);
+      const results = await Promise.all(names.map((name) => withTimeout(checks[name] as () => Promise<unknown>, 2000)));
+      const down = names.filter((_, i) => !results[i]);
+      if (down.length > 0) {
+        throw new NotReadyError(down);
+      }
+      send(res, Object.fromEntries(names.map((name) => [name, 'ok'])));
+    },
   });
   return router;
 }

@@ -1,5 +1,6 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31, type ResponseConfig } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
+import { completeEnums, describeLiteralValues } from './openapi-enums';
 
 export { OpenAPIRegistry };
 
@@ -30,6 +31,7 @@ const errorDescriptions: Record<number, string> = {
   413: 'Body too large',
   415: 'Body is not JSON',
   429: 'Throttled (see `Retry-After`)',
+  500: 'A fault of the server (`error_code` 0; the body never shows its details)',
   502: 'A service answered badly',
   503: 'A service or the database is unavailable',
   504: 'A service did not answer in time',
@@ -37,11 +39,13 @@ const errorDescriptions: Record<number, string> = {
 
 export interface ApiRoute {
   method: 'get' | 'post' | 'put' | 'patch' | 'delete';
+  /** Unique in the whole public document: clients generated from it name their calls after it. */
+  operationId: string;
   /** OpenAPI form, with the trailing slash the API documents: `/api/machines/{id}/`. */
   path: string;
   summary: string;
   tags: string[];
-  /** Needs an access token. */
+  /** Needs an access token; an open route says so with `security: []`. */
   secured: boolean;
   params?: z.ZodObject;
   query?: z.ZodObject;
@@ -66,7 +70,10 @@ export function registerRoute(registry: OpenAPIRegistry, route: ApiRoute): void 
       ...(route.success.result && { content: { 'application/json': { schema: envelopeOf(route.success.result) } } }),
     },
   };
-  for (const status of new Set([...route.errors, 405, 406, 503])) {
+  // Every route: another method, an Accept without JSON, a fault, the database down. A write with
+  // a body that is not JSON is a 415 even where the route reads no body.
+  const common = [405, 406, 500, 503, ...(route.method === 'get' || route.method === 'delete' ? [] : [415])];
+  for (const status of [...new Set([...route.errors, ...common])].sort((a, b) => a - b)) {
     responses[status] = {
       description: errorDescriptions[status] ?? 'Error',
       content: { 'application/json': { schema: errorEnvelopeSchema } },
@@ -75,9 +82,10 @@ export function registerRoute(registry: OpenAPIRegistry, route: ApiRoute): void 
   registry.registerPath({
     method: route.method,
     path: route.path,
+    operationId: route.operationId,
     summary: route.summary,
     tags: route.tags,
-    ...(route.secured && { security: [{ bearerAuth: [] }] }),
+    security: route.secured ? [{ bearerAuth: [] }] : [],
     request: {
       ...(route.params && { params: route.params }),
       ...(route.query && { query: route.query }),
@@ -98,5 +106,6 @@ export function buildOpenApiDocument(
     bearerFormat: 'JWT',
     description: 'An access token from sign-in; the `Bearer ` prefix may be left out.',
   });
-  return new OpenApiGeneratorV31(registry.definitions).generateDocument({ openapi: '3.1.0', info });
+  describeLiteralValues(registry.definitions);
+  return completeEnums(new OpenApiGeneratorV31(registry.definitions).generateDocument({ openapi: '3.1.0', info }));
 }

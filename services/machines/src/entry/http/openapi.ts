@@ -17,6 +17,7 @@ export function machinesOpenApi() {
   registerRoute(registry, {
     method: 'get',
     path: '/api/machines/',
+    operationId: 'listMachines',
     summary: 'List machines (every signed-in user sees all), filtered, searched, ordered and paginated',
     tags,
     secured: true,
@@ -27,6 +28,7 @@ export function machinesOpenApi() {
   registerRoute(registry, {
     method: 'post',
     path: '/api/machines/',
+    operationId: 'createMachine',
     summary: 'Register a machine; the caller owns it (a superuser may name the owner)',
     tags,
     secured: true,
@@ -42,6 +44,7 @@ export function machinesOpenApi() {
   registerRoute(registry, {
     method: 'get',
     path: '/api/machines/{id}/',
+    operationId: 'getMachine',
     summary: 'One machine',
     tags,
     secured: true,
@@ -52,6 +55,7 @@ export function machinesOpenApi() {
   registerRoute(registry, {
     method: 'put',
     path: '/api/machines/{id}/',
+    operationId: 'replaceMachine',
     summary: 'Replace a machine’s fields (owner or superuser); optional fields left out keep their value',
     tags,
     secured: true,
@@ -63,6 +67,7 @@ export function machinesOpenApi() {
   registerRoute(registry, {
     method: 'patch',
     path: '/api/machines/{id}/',
+    operationId: 'updateMachine',
     summary: 'Change some of a machine’s fields (owner or superuser)',
     tags,
     secured: true,
@@ -74,6 +79,7 @@ export function machinesOpenApi() {
   registerRoute(registry, {
     method: 'delete',
     path: '/api/machines/{id}/',
+    operationId: 'deleteMachine',
     summary: 'Delete a machine (owner or superuser); its command history is kept',
     tags,
     secured: true,

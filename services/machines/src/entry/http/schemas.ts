@@ -7,7 +7,7 @@ import { orderFields } from '../../domain/listing';
 
 export const machineStatusDescription = '1 POWEROFF, 2 READY, 3 PAUSE, 4 RUNNING, 5 ERROR';
 
-/** An enum of the status numbers (`z.literal([...])` would render as its first value only). */
+/** An enum of the status numbers, as MachineStatus names them. */
 const statusValues = (params?: Parameters<typeof z.enum>[1]) => z.enum(MachineStatus, params);
 
 export const machineSchema = z

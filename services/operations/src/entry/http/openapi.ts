@@ -18,6 +18,7 @@ export function operationsOpenApi() {
   registerRoute(registry, {
     method: 'post',
     path: '/api/machines/{id}/operation/',
+    operationId: 'operateMachine',
     summary:
       'Start or stop a machine (owner or superuser). Accepted commands are driven by the worker; a refused one (403, or 409 for the wrong state) is recorded in the history too. One command at a time per machine: another while one is pending is a 409.',
     tags,
@@ -45,15 +46,17 @@ export function operationsOpenApi() {
     success: { status: 200, description: 'One page of history entries', result: historyPageSchema },
     errors: [400, 401, 404],
   };
-  registerRoute(registry, { ...ownHistory, path: '/api/machines/history/' });
+  registerRoute(registry, { ...ownHistory, path: '/api/machines/history/', operationId: 'listHistory' });
   registerRoute(registry, {
     ...ownHistory,
     path: '/api/user/machines/history/',
+    operationId: 'listUserHistory',
     summary: `${ownHistory.summary} (the older deployment's name for /api/machines/history/)`,
   });
   registerRoute(registry, {
     method: 'get',
     path: '/api/machines/{id}/history/',
+    operationId: 'listMachineHistory',
     summary: 'Every command of one machine, newest first (owner or superuser); kept after the machine is deleted',
     tags,
     secured: true,
@@ -65,6 +68,7 @@ export function operationsOpenApi() {
   registerRoute(registry, {
     method: 'get',
     path: '/api/machines/{id}/history/{entryId}/',
+    operationId: 'getHistoryEntry',
     summary: 'One history entry (the machine’s owner, a superuser, or whoever asked for the command)',
     tags,
     secured: true,

@@ -10,7 +10,7 @@ import pg from 'pg';
  * `manage.py dumpdata` file or into a database with the old tables, and the import tool run on it.
  */
 
-const root = fileURLToPath(new URL('../../..', import.meta.url));
+const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** Django's PBKDF2PasswordHasher: `pbkdf2_sha256$<iterations>$<salt>$<base64 sha256 hash>`. */
 export function djangoHash(password: string, iterations: number): string {

@@ -1,8 +1,9 @@
 import { type RunningSystem, startSystem } from '@imm/testing';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { routeTable } from '../../src/routes-table';
+import { routeTable } from '../gateway/src/routes-table';
 import { apiClient } from './client';
+import { type OpenApiDocument, responseValidator } from './openapi-validator';
 
 /**
  * The public OpenAPI document against the running system: valid OpenAPI 3.1, and its routes are
@@ -57,7 +58,6 @@ describe('GET /api/openapi.json', () => {
 
   it('matches what each path answers: documented methods exist, others are 405', async () => {
     for (const [path, operations] of Object.entries(document.paths)) {
-      if (path === '/readyz' || path === '/healthz') continue;
       const concrete = path.replace(/\{\w+\}/g, '999999');
       for (const method of METHODS) {
         const response = await api.call(method.toUpperCase(), concrete, {
@@ -74,6 +74,53 @@ describe('GET /api/openapi.json', () => {
         }
       }
     }
+  });
+});
+
+describe('every response is checked against the document', () => {
+  const entry = {
+    id: 1,
+    request_datetime: '2026-01-01T08:00:00.000Z',
+    command: 'START',
+    worker: 2,
+    machine_id: 3,
+    machine_owner_id: 2,
+    result: 4,
+    created_at: '2026-01-01T08:00:00.000Z',
+    finished_at: null,
+    message: null,
+  };
+  const json = 'application/json; charset=utf-8';
+  const check = (status: number, body: unknown, path = '/api/machines/3/history/1/', method = 'GET') =>
+    responseValidator(document as unknown as OpenApiDocument).problems({
+      method,
+      path,
+      status,
+      contentType: json,
+      body,
+    });
+
+  it('a response as documented passes, every result code included', () => {
+    for (const result of [1, 2, 3, 4, 5, 7])
+      expect(check(200, { status: 1, result: { ...entry, result } })).toEqual([]);
+    expect(check(404, { status: 0, message: 'Not found.', error_code: 5 })).toEqual([]);
+  });
+
+  it('a wrong body is rejected: an unknown result code, a missing field, a string id, no envelope', () => {
+    expect(check(200, { status: 1, result: { ...entry, result: 6 } })[0]).toMatch(
+      /result\/result must be equal to one/,
+    );
+    const { finished_at: _, ...withoutFinish } = entry;
+    expect(check(200, { status: 1, result: withoutFinish })[0]).toMatch(/must have required property 'finished_at'/);
+    expect(check(200, { status: 1, result: { ...entry, id: '1' } })[0]).toMatch(/result\/id must be integer/);
+    expect(check(200, entry)).not.toEqual([]);
+    expect(check(404, { status: 0, message: 'x' })[0]).toMatch(/error_code/);
+  });
+
+  it('an undocumented status, path or method is rejected', () => {
+    expect(check(201, { status: 1, result: entry })[0]).toMatch(/status 201 is not documented/);
+    expect(check(200, { status: 1, result: {} }, '/api/no-such-thing/')[0]).toMatch(/undocumented path/);
+    expect(check(200, { status: 1, result: {} }, '/api/machines/3/history/1/', 'DELETE')[0]).toMatch(/not a 405/);
   });
 });
 
