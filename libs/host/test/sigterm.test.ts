@@ -35,7 +35,8 @@ async function run(env: Record<string, string> = {}) {
   child.stdout.on('data', (chunk: Buffer) => {
     stdout += chunk.toString();
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // 'close', not 'exit': the child may exit before its last lines are read from the pipe.
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   const lines = () =>
     stdout
       .split('\n')
@@ -59,10 +60,11 @@ describe('a process run by the host', () => {
       },
       { timeoutMs: 60_000, intervalMs: 100 },
     );
-    expect(proc.parts('opened')).toEqual(opened);
 
     proc.child.kill('SIGTERM');
     expect(await proc.exited).toBe(0);
+    // Read once stdout is closed: a ready answer can arrive before the lines logged ahead of it.
+    expect(proc.parts('opened')).toEqual(opened);
     expect(proc.lines().some((line) => line.msg === 'SIGTERM received, shutting down')).toBe(true);
     expect(proc.parts('closed')).toEqual([...opened].reverse());
     expect(proc.lines().some((line) => line.msg === 'nats closed')).toBe(true);

@@ -47,20 +47,48 @@ function requestAndTraceFields(): object {
 
 /**
  * stdout, written asynchronously: a request never waits for its log line to reach a slow pipe, and
- * lines logged while a write is in flight go out together in one write. pino flushes what is
- * left when the process exits. One destination per process, whatever the number of loggers.
- * `LOG_FORMAT=pretty` makes it readable lines (pino-pretty, coloured where the terminal takes it).
+ * lines logged while a write is in flight go out together in one write. One destination per
+ * process, whatever the number of loggers. `LOG_FORMAT=pretty` makes it readable lines
+ * (pino-pretty, coloured where the terminal takes it).
  */
 let stdout: pino.DestinationStream | undefined;
 function stdoutDestination(): pino.DestinationStream {
-  stdout ??= process.env.LOG_FORMAT === 'pretty' ? prettyDestination() : pino.destination({ dest: 1, sync: false });
+  stdout ??= process.env.LOG_FORMAT === 'pretty' ? prettyDestination() : jsonDestination();
   return stdout;
+}
+
+function jsonDestination(): pino.DestinationStream {
+  const destination = pino.destination({ dest: 1, sync: false });
+  logsWritten = (timeoutMs) =>
+    new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      destination.once('drain', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      // Queued behind whatever is buffered or in flight: 'drain' comes once all of it is written.
+      destination.write('');
+    });
+  return destination;
 }
 
 function prettyDestination(): pino.DestinationStream {
   // Loaded only when asked for: JSON needs none of it.
   const pretty = createRequire(import.meta.url)('pino-pretty') as (options: object) => pino.DestinationStream;
   return pretty({ translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,name,service', sync: false });
+}
+
+// Nothing to wait for until JSON lines are written (pino-pretty's terminal output has no such signal).
+let logsWritten = (_timeoutMs: number): Promise<void> => Promise.resolve();
+
+/**
+ * Resolves once every line logged so far is written to stdout: await it before `process.exit` and
+ * before `logger.fatal`. Both flush synchronously what is buffered, ahead of a write still in
+ * flight (sonic-boom issue 101), so without it the last lines can reach stdout before earlier ones.
+ * Resolves after `timeoutMs` at the latest: a pipe nobody reads must not keep a process from exiting.
+ */
+export function allLogsWritten(timeoutMs = 1000): Promise<void> {
+  return logsWritten(timeoutMs);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { exitOnConfigError } from '@imm/config';
-import { createLogger, type Logger } from '@imm/logging';
+import { allLogsWritten, createLogger, type Logger } from '@imm/logging';
 import { flushTracing } from '@imm/telemetry';
 import type { Server } from 'node:http';
 import type { Express } from 'express';
@@ -85,13 +85,17 @@ export async function runMain<C extends { LOG_LEVEL: string }>(options: MainOpti
     exitOnConfigError(error);
   }
   const logger = createLogger(options.name, config.LOG_LEVEL);
+  // The last lines (what closed, in which order) reach stdout, in that order, before the exit.
+  const exit = (code: number) => void allLogsWritten().then(() => process.exit(code));
   try {
     const running = await options.start(config, logger);
     // The last spans (of the shutdown too) are exported before the process exits.
     const stop = () => running.stop().finally(flushTracing);
-    onShutdown(stop, logger, options.shutdownDeadlineMs?.(config));
+    onShutdown(stop, logger, options.shutdownDeadlineMs?.(config), exit);
   } catch (error) {
+    // fatal() flushes at once: what is still being written (the closed parts) goes out first.
+    await allLogsWritten();
     logger.fatal({ err: error }, `${options.title} failed to start`);
-    process.exit(1);
+    exit(1);
   }
 }

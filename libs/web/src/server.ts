@@ -67,13 +67,14 @@ export function closeServer(server: Server): Promise<void> {
 }
 
 /**
- * Runs `stop` once on SIGINT/SIGTERM; a second signal, or a stop that outlasts the deadline,
- * exits at once.
+ * Runs `stop` once on SIGINT/SIGTERM, then exits with `exit` (0, or 1 when stopping failed); a
+ * second signal, or a stop that outlasts the deadline, exits at once.
  */
 export function onShutdown(
   stop: () => Promise<void>,
   logger: { info: (m: string) => void; error: (o: object, m: string) => void },
   deadlineMs = 15_000,
+  exit: (code: number) => void = (code) => process.exit(code),
 ): void {
   let stopping = false;
   const handle = (signal: string) => {
@@ -83,10 +84,10 @@ export function onShutdown(
     const timer = setTimeout(() => process.exit(1), deadlineMs);
     timer.unref();
     stop().then(
-      () => process.exit(0),
+      () => exit(0),
       (error) => {
         logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
+        exit(1);
       },
     );
   };
