@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { serviceNameOf } from '../src/tracing-sdk';
+import { instrumentationsChosen, serviceNameOf } from '../src/tracing-sdk';
 import { tracingRequested } from '../src/tracing';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
@@ -48,5 +48,32 @@ describe('the telemetry preload', () => {
     expect(serviceNameOf('/app/services/operations/src/worker.ts')).toBe('operations-worker');
     expect(serviceNameOf('services/operations/dist/worker.js')).toBe('operations-worker');
     expect(serviceNameOf('/app/gateway/dist/main.js')).toBe('gateway');
+  });
+});
+
+describe('the instrumentations chosen', () => {
+  const available = { http: () => 'http', express: () => 'express', pg: () => 'pg', ioredis: () => 'ioredis' };
+
+  it('are all of them unless the OTEL_NODE_* variables say otherwise', () => {
+    expect(instrumentationsChosen(available, {})).toEqual(['http', 'express', 'pg', 'ioredis']);
+    expect(instrumentationsChosen(available, { OTEL_NODE_ENABLED_INSTRUMENTATIONS: '' })).toHaveLength(4);
+  });
+
+  it('keep only the enabled ones, then drop the disabled ones', () => {
+    expect(instrumentationsChosen(available, { OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http, pg' })).toEqual([
+      'http',
+      'pg',
+    ]);
+    expect(instrumentationsChosen(available, { OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'express,ioredis' })).toEqual([
+      'http',
+      'pg',
+    ]);
+    expect(
+      instrumentationsChosen(available, {
+        OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'http,express',
+        OTEL_NODE_DISABLED_INSTRUMENTATIONS: 'express',
+      }),
+    ).toEqual(['http']);
+    expect(instrumentationsChosen(available, { OTEL_NODE_ENABLED_INSTRUMENTATIONS: 'none' })).toEqual([]);
   });
 });
