@@ -1,3 +1,4 @@
+export { type BusSettings, busOf } from './bus';
 export { closeRedis, connectRedis, type RedisConnectionOptions, type RedisKind, waitForRedis } from './redis';
 export { readinessOf } from './readiness';
 export { startTimer, type Timer } from './timers';

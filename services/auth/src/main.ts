@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { redisNotBefore } from '@imm/auth';
 import { OutboxMessage, ProcessedEvent } from '@imm/bus';
 import type { Database } from '@imm/db';
-import { isEntryPoint, runMain, startService } from '@imm/host';
+import { isEntryPoint, runMain, startService, busOf } from '@imm/host';
 import { createLogger, type Logger } from '@imm/logging';
 import type { Redis } from 'ioredis';
 import { startHashingThreads } from './adapters/hashing-threads';
@@ -45,7 +45,7 @@ export async function startAuthService(config: AuthConfig, logger = createLogger
       entities: [User, RefreshToken, SigningKey, OutboxMessage, ProcessedEvent],
       migrations,
     },
-    bus: { url: config.NATS_URL, prefix: config.BUS_PREFIX, streamReplicas: config.NATS_STREAM_REPLICAS, name: 'auth' },
+    bus: busOf(config, 'auth'),
     relay: {},
     // The throttles count in memory while it is away; a sign-in never waits for it.
     redis: { main: { url: config.REDIS_URL, kind: 'command', commandTimeoutMs: config.THROTTLE_REDIS_TIMEOUT_MS } },

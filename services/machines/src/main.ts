@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { createTokenVerifier, redisNotBefore, remoteKeySource } from '@imm/auth';
 import type { Bus, OutboxRelay } from '@imm/bus';
 import type { Database } from '@imm/db';
-import { isEntryPoint, runMain, startService } from '@imm/host';
+import { isEntryPoint, runMain, startService, busOf } from '@imm/host';
 import type { Logger } from '@imm/logging';
 import { createApp } from './app';
 import { loadMachinesConfig, type MachinesConfig } from './config';
@@ -33,12 +33,7 @@ export async function startMachines(config: MachinesConfig, logger: Logger): Pro
   const { server, port, context, stop } = await startService({
     logger,
     database: { url: config.DATABASE_URL, schema: MACHINES_SCHEMA, entities, migrations, poolMax: config.DB_POOL_MAX },
-    bus: {
-      url: config.NATS_URL,
-      prefix: config.BUS_PREFIX,
-      streamReplicas: config.NATS_STREAM_REPLICAS,
-      name: 'machines',
-    },
+    bus: busOf(config, 'machines'),
     relay: {
       intervalMs: config.OUTBOX_INTERVAL_MS,
       processedRetentionMs: config.PROCESSED_EVENT_RETENTION_HOURS * 3_600_000,

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import { createTokenVerifier, redisNotBefore, remoteKeySource } from '@imm/auth';
-import { isEntryPoint, runMain, startService } from '@imm/host';
+import { isEntryPoint, runMain, startService, busOf } from '@imm/host';
 import { createLogger } from '@imm/logging';
 import { createApp } from './app';
 import { type ApiConfig, loadApiConfig } from './config';
@@ -30,12 +30,7 @@ export async function startOperationsApi(
   const { server, port, stop } = await startService({
     logger,
     database: operationsDatabase(config.DATABASE_URL),
-    bus: {
-      url: config.NATS_URL,
-      prefix: config.BUS_PREFIX,
-      streamReplicas: config.NATS_STREAM_REPLICAS,
-      name: 'operations',
-    },
+    bus: busOf(config, 'operations'),
     relay: {},
     redis: { queue: { url: config.REDIS_URL, kind: 'command' } },
     context: ({ orm, bus, redis, own, eventsCommitted }) => {

@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { isEntryPoint, runMain, startService } from '@imm/host';
+import { isEntryPoint, runMain, startService, busOf } from '@imm/host';
 import { createLogger } from '@imm/logging';
 import { createHttpApp } from '@imm/web';
 import { loadWorkerConfig, type WorkerConfig } from './config';
@@ -36,12 +36,7 @@ export async function startOperationsWorker(
   const { server, port, context, stop } = await startService({
     logger,
     database: operationsDatabase(config.DATABASE_URL),
-    bus: {
-      url: config.NATS_URL,
-      prefix: config.BUS_PREFIX,
-      streamReplicas: config.NATS_STREAM_REPLICAS,
-      name: 'operations-worker',
-    },
+    bus: busOf(config, 'operations-worker'),
     relay: {},
     // The sweeper's queue fails fast while Redis is away (and is the readiness check); the worker's waits for it.
     redis: { queue: { url: config.REDIS_URL, kind: 'command' }, worker: { url: config.REDIS_URL, kind: 'blocking' } },
