@@ -1,6 +1,7 @@
 /**
  * `npm run build:dist`: the production build. Each process's entry becomes one JavaScript file
- * beside its sources (`gateway/src/main.ts` → `gateway/dist/main.js`), so paths a module resolves
+ * beside its sources (`gateway/src/main.ts` → `gateway/dist/main.js`), with a chunk beside it for
+ * each module it imports lazily (`import()`), so paths a module resolves
  * relative to itself (its package.json, its assets) hold as they do in `src/`. Our own workspace
  * libraries are bundled in (they export TypeScript); npm packages stay outside and are loaded from
  * node_modules at run time, as installed by `npm ci --omit=dev`, native addons included.
@@ -41,8 +42,14 @@ export async function buildDist(): Promise<string[]> {
       build({
         absWorkingDir: root,
         entryPoints: [p.entry],
-        outfile: p.compiled,
+        outdir: dirname(p.compiled),
+        entryNames: '[name]',
         bundle: true,
+        // A module imported with `import()` (node-opcua's part of the worker) becomes a file of its
+        // own beside the entry, loaded only when imported: bundled into the entry, the npm packages
+        // it imports would be imported at the top of the entry, at start. Same folder, so paths
+        // relative to a module still hold.
+        splitting: true,
         platform: 'node',
         format: 'esm',
         target: 'node20',

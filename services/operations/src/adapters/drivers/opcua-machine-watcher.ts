@@ -3,9 +3,8 @@ import { type Observation, UNREACHABLE } from '../../domain/observed-status';
 import { EndpointRejectedError } from './driver';
 import type { NetworkPolicy } from './network-policy';
 import { parseOpcuaEndpoint } from './opcua-endpoint';
-import { readEnumeration } from './opcua-nodes';
+import { loadOpcua } from './opcua-loader';
 import type { OpcuaSessionPool } from './opcua-sessions';
-import { watchValues } from './opcua-watch';
 
 export interface MachineWatcherOptions {
   machineId: number;
@@ -60,6 +59,8 @@ export function startMachineWatcher(options: MachineWatcherOptions): MachineWatc
 
   async function watchOnce(): Promise<void> {
     const endpoint = parseOpcuaEndpoint(new URL(options.endpoint));
+    // node-opcua is loaded by the first machine watched, not with the monitor.
+    const { readEnumeration, watchValues } = await loadOpcua();
     const lent = await options.sessions.acquire(
       endpoint,
       options.policy,
