@@ -1,10 +1,10 @@
 /**
  * `npm run build:dist`: the production build. Each process's entry becomes one JavaScript file
  * beside its sources (`gateway/src/main.ts` → `gateway/dist/main.js`), with a chunk beside it for
- * each module it imports lazily (`import()`), so paths a module resolves
- * relative to itself (its package.json, its assets) hold as they do in `src/`. Our own workspace
- * libraries are bundled in (they export TypeScript); npm packages stay outside and are loaded from
- * node_modules at run time, as installed by `npm ci --omit=dev`, native addons included.
+ * each module it imports lazily (`import()`), so paths a module resolves relative to itself (its
+ * package.json, its assets) hold as they do in `src/`. Our own workspace libraries are bundled in
+ * (they export TypeScript); npm packages stay outside and are loaded from node_modules at run time,
+ * as installed by `npm ci --omit=dev`, native addons included.
  */
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
