@@ -3,3 +3,4 @@ export * from './jwks';
 export * from './verify';
 export * from './not-before';
 export * from './messages';
+export * from './service-verifier';

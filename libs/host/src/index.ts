@@ -1,4 +1,4 @@
-export { type BusSettings, busOf } from './bus';
+export { type BusSettings, busOf, type HttpSettings, listeningOf } from './settings';
 export { closeRedis, connectRedis, type RedisConnectionOptions, type RedisKind, waitForRedis } from './redis';
 export { readinessOf } from './readiness';
 export { startTimer, type Timer } from './timers';

@@ -1,8 +1,8 @@
 import type { Server } from 'node:http';
-import { redisNotBefore } from '@imm/auth';
+import { notBeforeMarksOf } from '@imm/auth';
 import { OutboxMessage, ProcessedEvent } from '@imm/bus';
 import type { Database } from '@imm/db';
-import { isEntryPoint, runMain, startService, busOf } from '@imm/host';
+import { isEntryPoint, runMain, startService, busOf, listeningOf } from '@imm/host';
 import { createLogger, type Logger } from '@imm/logging';
 import type { Redis } from 'ioredis';
 import { startHashingThreads } from './adapters/hashing-threads';
@@ -66,9 +66,7 @@ export async function startAuthService(config: AuthConfig, logger = createLogger
       },
     ],
     http: {
-      port: config.PORT,
-      host: config.HOST,
-      trustedProxies: config.TRUSTED_PROXIES,
+      ...listeningOf(config),
       app: ({ accounts, sessions, tokens, keys, readiness }) =>
         createApp({
           logger,
@@ -108,11 +106,7 @@ async function openAccounts(
     keys,
     { accessSeconds: config.ACCESS_TOKEN_LIFETIME, refreshSeconds: config.REFRESH_TOKEN_LIFETIME },
     {
-      notBefore: redisNotBefore(redis, {
-        prefix: config.REDIS_PREFIX,
-        timeoutMs: config.REDIS_TIMEOUT_MS,
-        onUnavailable: (error) => logger.warn({ err: error }, 'not-before marks unreadable; tokens accepted'),
-      }),
+      notBefore: notBeforeMarksOf(redis, config, logger),
     },
   );
   const marks = redisNotBeforeMarks(redis, config.REDIS_PREFIX, config.ACCESS_TOKEN_LIFETIME);

@@ -1,8 +1,8 @@
 import type { Server } from 'node:http';
-import { createTokenVerifier, redisNotBefore, remoteKeySource } from '@imm/auth';
+import { serviceTokenVerifier } from '@imm/auth';
 import type { Bus, OutboxRelay } from '@imm/bus';
 import type { Database } from '@imm/db';
-import { isEntryPoint, runMain, startService, busOf } from '@imm/host';
+import { isEntryPoint, runMain, startService, busOf, listeningOf } from '@imm/host';
 import type { Logger } from '@imm/logging';
 import { createApp } from './app';
 import { loadMachinesConfig, type MachinesConfig } from './config';
@@ -52,20 +52,12 @@ export async function startMachines(config: MachinesConfig, logger: Logger): Pro
         serveImportMachines(bus, createMachineImportStore(orm, { onEventsCommitted: eventsCommitted })),
     },
     http: {
-      port: config.PORT,
-      host: config.HOST,
-      trustedProxies: config.TRUSTED_PROXIES,
+      ...listeningOf(config),
       app: ({ service, redis, readiness }) =>
         createApp({
           logger,
           service,
-          verifier: createTokenVerifier(remoteKeySource(config.AUTH_JWKS_URL), {
-            notBefore: redisNotBefore(redis.notBefore, {
-              prefix: config.REDIS_PREFIX,
-              timeoutMs: config.REDIS_TIMEOUT_MS,
-              onUnavailable: (error) => logger.warn({ err: error }, 'not-before marks unreadable; tokens accepted'),
-            }),
-          }),
+          verifier: serviceTokenVerifier(config, redis.notBefore, logger),
           readiness,
         }),
     },

@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
-import { createTokenVerifier, redisNotBefore, remoteKeySource } from '@imm/auth';
-import { isEntryPoint, runMain, startService, busOf } from '@imm/host';
+import { serviceTokenVerifier } from '@imm/auth';
+import { isEntryPoint, runMain, startService, busOf, listeningOf } from '@imm/host';
 import { createLogger } from '@imm/logging';
 import { createApp } from './app';
 import { type ApiConfig, loadApiConfig } from './config';
@@ -48,20 +48,12 @@ export async function startOperationsApi(
         serveImportHistory(bus, createHistoryImportStore(orm, { onEventsCommitted: eventsCommitted })),
     },
     http: {
-      port: config.PORT,
-      host: config.HOST,
-      trustedProxies: config.TRUSTED_PROXIES,
+      ...listeningOf(config),
       app: ({ service, redis, readiness }) =>
         createApp({
           logger,
           service,
-          verifier: createTokenVerifier(remoteKeySource(config.AUTH_JWKS_URL), {
-            notBefore: redisNotBefore(redis.queue, {
-              prefix: config.REDIS_PREFIX,
-              timeoutMs: config.REDIS_TIMEOUT_MS,
-              onUnavailable: (error) => logger.warn({ err: error }, 'not-before marks unreadable; tokens accepted'),
-            }),
-          }),
+          verifier: serviceTokenVerifier(config, redis.queue, logger),
           readiness,
         }),
     },

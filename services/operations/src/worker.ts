@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { isEntryPoint, runMain, startService, busOf } from '@imm/host';
+import { isEntryPoint, runMain, startService, busOf, listeningOf } from '@imm/host';
 import { createLogger } from '@imm/logging';
 import { createHttpApp } from '@imm/web';
 import { loadWorkerConfig, type WorkerConfig } from './config';
@@ -95,9 +95,7 @@ export async function startOperationsWorker(
           })),
     },
     http: {
-      port: config.PORT,
-      host: config.HOST,
-      trustedProxies: config.TRUSTED_PROXIES,
+      ...listeningOf(config),
       app: ({ readiness }) => createHttpApp({ logger, readiness, mount: () => {} }),
     },
   });

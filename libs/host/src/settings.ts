@@ -11,3 +11,15 @@ export interface BusSettings {
 export function busOf(settings: BusSettings, name: string): Omit<BusOptions, 'logger'> {
   return { url: settings.NATS_URL, prefix: settings.BUS_PREFIX, streamReplicas: settings.NATS_STREAM_REPLICAS, name };
 }
+
+/** The shared settings every process reads for its HTTP port. */
+export interface HttpSettings {
+  PORT: number;
+  HOST: string;
+  TRUSTED_PROXIES: string[];
+}
+
+/** Where a process listens and whose forwarded headers it believes, from its settings. */
+export function listeningOf(settings: HttpSettings): { port: number; host: string; trustedProxies: string[] } {
+  return { port: settings.PORT, host: settings.HOST, trustedProxies: settings.TRUSTED_PROXIES };
+}
