@@ -1,7 +1,7 @@
 import express, { type Express, type RequestHandler } from 'express';
-import { pinoHttp } from 'pino-http';
-import { acceptRequestId, errorSerializer, type Logger, REQUEST_ID_HEADER, runWithRequestId } from '@imm/logging';
+import { acceptRequestId, type Logger, REQUEST_ID_HEADER, runWithRequestId } from '@imm/logging';
 import { NotAcceptableError, UnsupportedMediaTypeError } from '@imm/errors';
+import { accessLog } from './access-log';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { route } from './routes';
 import { healthRoutes, type ReadinessChecks } from './health';
@@ -74,20 +74,7 @@ export function createHttpApp(options: HttpAppOptions): Express {
   app.set('etag', false);
   app.set('trust proxy', options.trustProxy ?? 'loopback');
   app.use(requestId);
-  app.use(
-    pinoHttp({
-      logger: options.logger,
-      genReqId: (req) => String(req.headers[REQUEST_ID_HEADER]),
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
-      serializers: {
-        req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }),
-        res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-        // pino-http's own would replace the logger's, which keeps secrets out of errors.
-        err: errorSerializer,
-      },
-    }),
-  );
+  app.use(accessLog(options.logger, (url) => url === '/healthz' || url === '/readyz'));
   app.use(healthRoutes(options.readiness));
   // Probes and scrapes are answered before the request histogram, so they do not fill it.
   app.use(metricsRoute(options.metricsAllow));
