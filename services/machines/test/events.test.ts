@@ -165,6 +165,48 @@ describe('a rolled-back change', () => {
       await h.sql('drop function machines.refuse_update()');
     }
   });
+
+  it('an event that cannot be recorded undoes the change it describes, and a consumed event stays unhandled', async () => {
+    const machine = await newMachine();
+    const total = async () =>
+      (
+        await h.sql<Json>(
+          'select (select count(*) from machines.machine)::int as rows, sum(n)::int as counted from machines.machine_count',
+        )
+      )[0];
+    const before = await total();
+    const mark = await outboxSize();
+    // The change and its events go to Postgres together: here the outbox refuses every row.
+    await h.sql(`create function machines.refuse_event() returns trigger language plpgsql as $$
+      begin raise exception 'refused by test'; end $$`);
+    await h.sql(
+      'create trigger refuse_event before insert on machines.outbox_message for each row execute function machines.refuse_event()',
+    );
+    const eventId = crypto.randomUUID();
+    try {
+      const created = await call(h.base, 'POST', '/api/machines/', { token, body: { name: 'lost', location: 'x' } });
+      expect(created.status).toBe(500);
+      const patched = await call(h.base, 'PATCH', `/api/machines/${machine.id}/`, { token, body: { status: 5 } });
+      expect(patched.status).toBe(500);
+      expect((await call(h.base, 'DELETE', `/api/machines/${machine.id}/`, { token })).status).toBe(500);
+      const completion = {
+        eventId,
+        consumer: OPERATION_COMPLETED_CONSUMER,
+        operationId: 70_001,
+        machineId: machine.id,
+        command: 'START',
+        result: 1,
+      } as const;
+      await expect(h.machines.service.applyOperationResult(completion)).rejects.toThrow('refused by test');
+    } finally {
+      await h.sql('drop trigger refuse_event on machines.outbox_message');
+      await h.sql('drop function machines.refuse_event()');
+    }
+    expect(await total()).toEqual(before);
+    expect((await call(h.base, 'GET', `/api/machines/${machine.id}/`, { token })).body.result).toEqual(machine);
+    expect(await h.sql('select 1 from machines.processed_event where event_id = $1', [eventId])).toEqual([]);
+    expect(await eventsSince(mark)).toEqual([]);
+  });
 });
 
 describe('operations.operation.completed', () => {

@@ -17,17 +17,26 @@ import {
   planUpdate,
 } from './machine';
 
-/** One transaction: every change and every event recorded through it commits together, or none. */
+/** A consumed event, handled once per consumer (by its id). */
+export interface Delivery {
+  consumer: string;
+  eventId: string;
+}
+
+/** One transaction: each write commits with the events it publishes, or neither does. */
 export interface MachineTransaction {
   /** The machine, locked until the transaction ends; undefined when there is none. */
   lockMachine(id: number): Promise<Machine | undefined>;
-  insertMachine(machine: Omit<Machine, 'id'>): Promise<Machine>;
-  saveMachine(machine: Machine): Promise<void>;
-  deleteMachine(id: number): Promise<void>;
-  /** Records events in the outbox; they are published after (and only if) the transaction commits. */
-  record(events: MachineEvent[]): void;
-  /** False when `consumer` handled `eventId` before. */
-  markProcessed(consumer: string, eventId: string): Promise<boolean>;
+  /**
+   * Marks `delivery` as handled by its consumer and locks the machine, together. 'duplicate' when
+   * the consumer handled that event before: there is nothing to do then.
+   */
+  lockForDelivery(delivery: Delivery, machineId: number): Promise<Machine | undefined | 'duplicate'>;
+  /** Inserts the machine with the events `eventsOf` gives for it once it has its id. */
+  insertMachine(machine: Omit<Machine, 'id'>, eventsOf: (inserted: Machine) => MachineEvent[]): Promise<Machine>;
+  /** Events are published after (and only if) the transaction commits. */
+  saveMachine(machine: Machine, events: MachineEvent[]): Promise<void>;
+  deleteMachine(id: number, events: MachineEvent[]): Promise<void>;
 }
 
 export interface MachineStore {
@@ -44,10 +53,7 @@ export class ObservationAheadError extends Error {
   override name = 'ObservationAheadError';
 }
 
-export interface OperationCompletion {
-  /** The event's id, for de-duplication. */
-  eventId: string;
-  consumer: string;
+export interface OperationCompletion extends Delivery {
   operationId: number;
   machineId: number;
   command: Command;
@@ -90,20 +96,21 @@ export function createMachineService(store: MachineStore, clock: () => Date = ()
 
     async create(caller: Caller, input: NewMachine): Promise<Machine> {
       const now = clock();
-      return store.transaction(async (tx) => {
-        const machine = await tx.insertMachine({
-          name: input.name,
-          location: input.location,
-          status: input.status,
-          endpoint: input.endpoint,
-          ownerId: ownerOfNewMachine(caller, input.ownerId),
-          createdAt: now,
-          updatedAt: now,
-          lastOperationId: null,
-        });
-        tx.record([{ kind: 'created', machine }]);
-        return machine;
-      });
+      return store.transaction((tx) =>
+        tx.insertMachine(
+          {
+            name: input.name,
+            location: input.location,
+            status: input.status,
+            endpoint: input.endpoint,
+            ownerId: ownerOfNewMachine(caller, input.ownerId),
+            createdAt: now,
+            updatedAt: now,
+            lastOperationId: null,
+          },
+          (machine) => [{ kind: 'created', machine }],
+        ),
+      );
     },
 
     /**
@@ -114,10 +121,7 @@ export function createMachineService(store: MachineStore, clock: () => Date = ()
       return store.transaction(async (tx) => {
         const current = await lockWritable(tx, caller, id);
         const { machine, events } = planUpdate(current, readChanges(), caller, clock());
-        if (events.length > 0) {
-          await tx.saveMachine(machine);
-          tx.record(events);
-        }
+        if (events.length > 0) await tx.saveMachine(machine, events);
         return machine;
       });
     },
@@ -125,22 +129,18 @@ export function createMachineService(store: MachineStore, clock: () => Date = ()
     async remove(caller: Caller, id: number): Promise<void> {
       await store.transaction(async (tx) => {
         const machine = await lockWritable(tx, caller, id);
-        await tx.deleteMachine(id);
-        tx.record([{ kind: 'deleted', machineId: machine.id, ownerId: machine.ownerId }]);
+        await tx.deleteMachine(id, [{ kind: 'deleted', machineId: machine.id, ownerId: machine.ownerId }]);
       });
     },
 
     /** Applies a finished command's result once, however often the event is delivered. */
     async applyOperationResult(completion: OperationCompletion): Promise<OperationOutcome> {
       return store.transaction(async (tx) => {
-        if (!(await tx.markProcessed(completion.consumer, completion.eventId))) return 'duplicate';
-        const current = await tx.lockMachine(completion.machineId);
+        const current = await tx.lockForDelivery(completion, completion.machineId);
+        if (current === 'duplicate') return 'duplicate';
         if (!current) return 'machine_gone';
         const { outcome, change } = planOperationResult(current, completion, clock());
-        if (change) {
-          await tx.saveMachine(change.machine);
-          tx.record(change.events);
-        }
+        if (change) await tx.saveMachine(change.machine, change.events);
         return outcome;
       });
     },
@@ -151,22 +151,19 @@ export function createMachineService(store: MachineStore, clock: () => Date = ()
      * so the event is delivered again after it.
      */
     async applyObservedStatus(
-      delivery: { eventId: string; consumer: string; machineId: number },
+      delivery: Delivery & { machineId: number },
       observation: Observation,
     ): Promise<ObservationOutcome> {
       return store.transaction(async (tx) => {
-        if (!(await tx.markProcessed(delivery.consumer, delivery.eventId))) return 'duplicate';
-        const current = await tx.lockMachine(delivery.machineId);
+        const current = await tx.lockForDelivery(delivery, delivery.machineId);
+        if (current === 'duplicate') return 'duplicate';
         if (!current) return 'machine_gone';
         const { outcome, change } = planObservedStatus(current, observation, clock());
         if (outcome === 'behind')
           throw new ObservationAheadError(
             `observation of machine ${current.id} follows operation ${observation.afterOperationId}, not applied yet`,
           );
-        if (change) {
-          await tx.saveMachine(change.machine);
-          tx.record(change.events);
-        }
+        if (change) await tx.saveMachine(change.machine, change.events);
         return outcome;
       });
     },

@@ -1,41 +1,8 @@
-import { markProcessed } from '@imm/bus';
-import { MAX_ID } from '@imm/contracts';
-import { type Database, type EntityManager, sqlQuery, timestampOf } from '@imm/db';
+import { type Database, sqlQuery, sqlTransaction } from '@imm/db';
 import type { MachineFilter, Ordering } from '../../domain/listing';
-import type { Machine, MachineEvent, MachineStatusValue } from '../../domain/machine';
-import type { MachineStore, MachineTransaction } from '../../domain/machine-service';
-import { recordMachineEvent } from '../events/machine-events';
-import { MachineEntity } from './entities';
-
-/** A row of `machine` as the driver returns it: MikroORM leaves timestamps and bigints as strings. */
-interface MachineRecord {
-  id: number;
-  name: string;
-  location: string;
-  status: number;
-  owner_id: number;
-  endpoint: string | null;
-  created_at: string;
-  updated_at: string;
-  last_operation_id: string | null;
-}
-
-function machineOf(row: MachineRecord): Machine {
-  return {
-    id: row.id,
-    name: row.name,
-    location: row.location,
-    status: row.status as MachineStatusValue,
-    ownerId: row.owner_id,
-    endpoint: row.endpoint,
-    createdAt: timestampOf(row.created_at),
-    updatedAt: timestampOf(row.updated_at),
-    lastOperationId: row.last_operation_id === null ? null : Number(row.last_operation_id),
-  };
-}
-
-/** Ids outside the `integer` column's range cannot exist; asking Postgres would only raise an error. */
-const storable = (id: number) => Number.isSafeInteger(id) && id >= 1 && id <= MAX_ID;
+import type { MachineStore } from '../../domain/machine-service';
+import { type MachineRecord, machineOf, storable } from './machine-rows';
+import { machineTransactionOf } from './machine-transaction';
 
 /** `%`, `_` and `\` are LIKE's wildcards and escape; a search matches them literally. */
 export function escapeLike(text: string): string {
@@ -79,60 +46,15 @@ export interface MachineStoreOptions {
   onEventsCommitted?: () => void;
 }
 
-function transactionOf(em: EntityManager, recorded: { count: number }): MachineTransaction {
-  return {
-    async lockMachine(id) {
-      if (!storable(id)) return undefined;
-      const rows = await em.execute<MachineRecord[]>('select * from machine where id = ? for update', [id]);
-      return rows[0] ? machineOf(rows[0]) : undefined;
-    },
-    async insertMachine(machine) {
-      const id = await em.insert(MachineEntity, {
-        name: machine.name,
-        location: machine.location,
-        status: machine.status,
-        ownerId: machine.ownerId,
-        endpoint: machine.endpoint,
-        createdAt: machine.createdAt,
-        updatedAt: machine.updatedAt,
-        lastOperationId: machine.lastOperationId,
-      });
-      return { ...machine, id: Number(id) };
-    },
-    async saveMachine(machine) {
-      await em.nativeUpdate(
-        MachineEntity,
-        { id: machine.id },
-        {
-          name: machine.name,
-          location: machine.location,
-          status: machine.status,
-          ownerId: machine.ownerId,
-          endpoint: machine.endpoint,
-          updatedAt: machine.updatedAt,
-          lastOperationId: machine.lastOperationId,
-        },
-      );
-    },
-    async deleteMachine(id) {
-      await em.nativeDelete(MachineEntity, { id });
-    },
-    record(events: MachineEvent[]) {
-      for (const event of events) recordMachineEvent(em, event);
-      recorded.count += events.length;
-    },
-    markProcessed(consumer, eventId) {
-      return markProcessed(em, consumer, eventId);
-    },
-  };
-}
-
-/** The machines' persistence: MikroORM for writes, hand-written SQL where the plan matters (lists). */
+/**
+ * The machines' persistence: SQL of its own on node-postgres (through the ORM's pool), since every
+ * request reads or writes here; MikroORM keeps the schema and its migrations.
+ */
 export function createMachineStore(orm: Database, options: MachineStoreOptions = {}): MachineStore {
   return {
     async transaction(work) {
       const recorded = { count: 0 };
-      const result = await orm.em.fork().transactional((em) => work(transactionOf(em, recorded)));
+      const result = await sqlTransaction(orm, (tx) => work(machineTransactionOf(tx, recorded)));
       if (recorded.count > 0) options.onEventsCommitted?.();
       return result;
     },

@@ -1,32 +1,28 @@
-import { recordEvent } from '@imm/bus';
-import type { EntityManager } from '@imm/db';
+import { createEnvelope } from '@imm/bus';
+import type { EventEnvelope } from '@imm/contracts';
 import { type MachineEvent, machineView } from '../../domain/machine';
 
 /**
- * Records a machine event in the outbox through the transaction's entity manager, so it commits
- * with the change it describes (or not at all); the outbox relay publishes it afterwards.
+ * The envelope of a machine event, for the outbox row that commits with the change it describes
+ * (or not at all); the outbox relay publishes it afterwards.
  *
  * Subjects: `<BUS_PREFIX>.machines.machine.{created,updated,deleted,status_changed}`.
  */
-export function recordMachineEvent(em: EntityManager, event: MachineEvent): void {
+export function machineEnvelope(event: MachineEvent): EventEnvelope {
   switch (event.kind) {
     case 'created':
-      recordEvent(em, 'machines.machine.created', { machine: machineView(event.machine) });
-      return;
+      return createEnvelope('machines.machine.created', { machine: machineView(event.machine) });
     case 'updated':
-      recordEvent(em, 'machines.machine.updated', { machine: machineView(event.machine) });
-      return;
+      return createEnvelope('machines.machine.updated', { machine: machineView(event.machine) });
     case 'deleted':
-      recordEvent(em, 'machines.machine.deleted', { machine_id: event.machineId, owner_id: event.ownerId });
-      return;
+      return createEnvelope('machines.machine.deleted', { machine_id: event.machineId, owner_id: event.ownerId });
     case 'status_changed':
-      recordEvent(em, 'machines.machine.status_changed', {
+      return createEnvelope('machines.machine.status_changed', {
         machine_id: event.machineId,
         old_status: event.oldStatus,
         new_status: event.newStatus,
         cause: event.cause,
         operation_id: event.operationId,
       });
-      return;
   }
 }
