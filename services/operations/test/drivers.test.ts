@@ -3,7 +3,7 @@ import { ConfigError } from '@imm/config';
 import { freePort, waitFor } from '@imm/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadWorkerConfig } from '../src/config';
-import { driveCommand, LeaseLostError } from '../src/domain/drive-command';
+import { DriveCancelledError, driveCommand, LeaseLostError } from '../src/domain/drive-command';
 import {
   createDriverRegistry,
   driverFactories,
@@ -302,6 +302,51 @@ describe('the retry policy (driveCommand)', () => {
     await expect(driveCommand(() => driver, 'START', policy, lost, never, 60_000)).rejects.toBeInstanceOf(
       LeaseLostError,
     );
+    expect(driver.calls).toBe(0);
+  });
+
+  it('does not mark a first attempt the claim marked already', async () => {
+    const m = marks();
+    expect(
+      await driveCommand(() => driverFailing([]), 'START', policy, { ...m, first: 'sent' }, never, 60_000),
+    ).toEqual({ result: 1, message: null });
+    expect(m.log).toEqual([]);
+    // A retry after a failure that sent nothing is marked as before.
+    const retried = marks();
+    const driver = driverFailing([new NotSentError('machine unreachable: ECONNREFUSED')]);
+    await driveCommand(() => driver, 'START', policy, { ...retried, first: 'sent' }, never, 60_000);
+    expect(driver.calls).toBe(2);
+    expect(retried.log).toEqual(['clear', 'mark']);
+  });
+
+  it('withdraws a first mark made in advance when nothing is sent after all', async () => {
+    const refused = marks();
+    const rejected = () => {
+      throw new EndpointRejectedError('not a machine address');
+    };
+    expect(await driveCommand(rejected, 'START', policy, { ...refused, first: 'sent' }, never, 60_000)).toMatchObject({
+      result: 3,
+    });
+    expect(refused.log).toEqual(['clear']);
+    const cancelled = marks();
+    const driver = driverFailing([]);
+    const stop = new AbortController();
+    stop.abort();
+    await expect(
+      driveCommand(() => driver, 'START', policy, { ...cancelled, first: 'sent' }, stop.signal, 60_000),
+    ).rejects.toBeInstanceOf(DriveCancelledError);
+    expect(cancelled.log).toEqual(['clear']);
+    expect(driver.calls).toBe(0);
+  });
+
+  it('sends nothing when the claim found the deadline for starting passed', async () => {
+    const m = marks();
+    const driver = driverFailing([]);
+    expect(await driveCommand(() => driver, 'START', policy, { ...m, first: 'overdue' }, never, 60_000)).toEqual({
+      result: 3,
+      message: 'not started within 60 s of being accepted',
+    });
+    expect(m.log).toEqual([]);
     expect(driver.calls).toBe(0);
   });
 });

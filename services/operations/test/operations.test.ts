@@ -702,6 +702,21 @@ describe('history', () => {
     expect((await call('GET', `/api/machines/${aliceMachine}/history/x/`, { token: t.alice })).status).toBe(404);
   });
 
+  it('one entry: whoever it involves reads it without the machines service; others wait for its answer', async () => {
+    const bobsAttempt = made.find((e) => e.worker === bob && e.machine === aliceMachine) as (typeof made)[number];
+    const path = `/api/machines/${aliceMachine}/history/${bobsAttempt.id}/`;
+    standIn.setAnswering(false);
+    try {
+      // A client polling its own command: the entry alone says it may read it.
+      expect((await call('GET', path, { token: t.bob })).status).toBe(200);
+      expect((await call('GET', path, { token: t.alice })).status).toBe(200);
+      // A superuser it does not involve reads it as the machine's current owner allows: not now.
+      expect((await call('GET', path, { token: tokens.admin })).status).toBe(503);
+    } finally {
+      standIn.setAnswering(true);
+    }
+  });
+
   it("keeps a deleted machine's history for its recorded owner", async () => {
     const gone = standIn.add({ id: nextMachineId++, owner_id: alice });
     const reply = await operate(gone.id, 'START', t.alice);

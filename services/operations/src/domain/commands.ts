@@ -87,7 +87,10 @@ export function mayReadEntry(
   currentOwnerId: number,
   entry: { worker: number; machineOwnerId: number },
 ): boolean {
-  return (
-    mayReadMachineHistory(caller, currentOwnerId) || entry.worker === caller.id || entry.machineOwnerId === caller.id
-  );
+  return mayReadMachineHistory(caller, currentOwnerId) || entryInvolves(caller, entry);
+}
+
+/** The caller asked for the command or owned the machine then: they may read it whoever owns it now. */
+export function entryInvolves(caller: Caller, entry: { worker: number; machineOwnerId: number }): boolean {
+  return entry.worker === caller.id || entry.machineOwnerId === caller.id;
 }

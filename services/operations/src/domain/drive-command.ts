@@ -60,10 +60,20 @@ export class LeaseLostError extends Error {
 
 /** How a drive records, before each attempt, that the command may go out (see the repository). */
 export interface SendMarks {
+  /**
+   * The first attempt's mark when it was made already, committed with the lease: no `markSent`
+   * for that attempt then, and a drive that ends before it (cancelled, endpoint refused) clears it.
+   */
+  first?: 'sent' | 'overdue';
   /** Committed before an attempt starts; `overdue` past the deadline for starting, `lost` when no longer ours. */
   markSent(): Promise<'sent' | 'overdue' | 'lost'>;
   /** The attempt failed before anything reached the machine. */
   clearSent(): Promise<void>;
+}
+
+/** Nothing was sent after all: a first mark made in advance goes (best effort, as after a failed try). */
+async function withdrawFirstMark(marks: SendMarks): Promise<void> {
+  if (marks.first === 'sent') await marks.clearSent().catch(() => {});
 }
 
 function pause(ms: number, signal: AbortSignal): Promise<void> {
@@ -93,9 +103,9 @@ const reasonOf = (error: unknown, policy: DrivePolicy) => {
  *   INTERNALFAILED; so is an endpoint that may not be reached, at once;
  * - once an attempt may have reached the machine (a timeout, a reset, a nonsense answer), never
  *   another: INTERNALFAILED "outcome unknown", or what a driver that can read the machine observed.
- * Each attempt is marked in the entry before it starts (`marks`). `cancel` (the worker stopping)
- * ends it with DriveCancelledError only while nothing is in flight; an attempt in flight runs to
- * its answer or its timeout, never cut off.
+ * Each attempt is marked in the entry before it starts (`marks`; the first may come marked with
+ * the lease). `cancel` (the worker stopping) ends it with DriveCancelledError only while nothing is
+ * in flight; an attempt in flight runs to its answer or its timeout, never cut off.
  */
 export async function driveCommand(
   connect: () => MachineDriver,
@@ -109,16 +119,21 @@ export async function driveCommand(
   try {
     driver = connect();
   } catch (error) {
-    if (error instanceof EndpointRejectedError)
+    if (error instanceof EndpointRejectedError) {
+      await withdrawFirstMark(marks);
       return { result: OperationResult.INTERNALFAILED, message: error.reason, detail: error.message };
+    }
     throw error;
   }
   let lastError = 'no attempt made';
   let lastReason: FailureReason = 'no answer';
   for (let attempt = 1; attempt <= policy.attempts; attempt++) {
     if (attempt > 1) await pause(policy.backoffMs * 2 ** (attempt - 2), cancel);
-    if (cancel.aborted) throw new DriveCancelledError();
-    const mark = await marks.markSent();
+    if (cancel.aborted) {
+      if (attempt === 1) await withdrawFirstMark(marks);
+      throw new DriveCancelledError();
+    }
+    const mark = attempt === 1 && marks.first ? marks.first : await marks.markSent();
     if (mark === 'lost') throw new LeaseLostError();
     if (mark === 'overdue') {
       if (attempt === 1) return { result: OperationResult.INTERNALFAILED, message: notStartedMessage(deadlineMs) };

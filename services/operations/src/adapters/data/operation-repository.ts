@@ -1,6 +1,6 @@
 import { OperationResult, type OperationResultValue } from '@imm/contracts';
 import { OUTBOX_COLUMNS, outboxValues } from '@imm/bus';
-import { type Database, type EntityManager, sqlQuery, sqlTransaction, timestampOf } from '@imm/db';
+import { type Database, type EntityManager, sqlQuery, timestampOf } from '@imm/db';
 import { runWithRequestId } from '@imm/logging';
 import type { Command } from '../../domain/commands';
 import type { CommandOutcome } from '../../domain/drive-command';
@@ -42,6 +42,7 @@ interface OperationSqlRow {
   request_id: string | null;
   created_at: string | Date;
   finished_at: string | Date | null;
+  sent_at: string | Date | null;
 }
 
 function entryOf(row: OperationSqlRow): HistoryEntry {
@@ -133,6 +134,8 @@ export interface DriveClaim {
   entry: HistoryEntry;
   /** A worker before this one may have sent the command (and is gone): it must not be sent again. */
   sentBefore: boolean;
+  /** The first attempt's mark, when the claim was asked to make it and found no earlier send. */
+  firstMark?: 'sent' | 'overdue';
 }
 
 /** The operations schema: history entries, idempotency keys, and the outbox they commit with. */
@@ -187,55 +190,82 @@ export function createOperationRepository(orm: Database) {
      */
     async finish(entry: HistoryEntry, outcome: CommandOutcome): Promise<HistoryEntry | undefined> {
       if (!Number.isSafeInteger(entry.machineId)) throw new Error(`not an id: ${entry.machineId}`);
-      // The finished entry and its completed event are known before the statement, so the result
-      // and the event are one statement: three round trips with the lock and COMMIT.
+      // The finished entry and its completed event are known before the statement, so the lock,
+      // the result and the event are one statement, committed on its own: one round trip. The
+      // machine's lock is taken before any row is touched (a one-time filter on the update) and is
+      // held to the statement's commit, as in the transaction of an accept.
       const finished: HistoryEntry = {
         ...entry,
         result: outcome.result,
         message: outcome.message,
         finishedAt: new Date(),
       };
-      return sqlTransaction(orm, async (tx) => {
-        await tx.batch([`select pg_advisory_xact_lock(${MACHINE_LOCK}, ${entry.machineId})`]);
-        const rows = await tx.query<{ id: number }>(
-          `with done as (
-             update operation set result = $1, message = $2, finished_at = $3
-             where id = $4 and result = $5 returning id
-           ), event as (
-             insert into outbox_message ${OUTBOX_COLUMNS} select $6::uuid, $7, $8::jsonb, $9::timestamptz from done
-           )
-           select id from done`,
-          [
-            outcome.result,
-            outcome.message,
-            finished.finishedAt,
-            entry.id,
-            OperationResult.PENDING,
-            ...outboxValues(operationCompletedEvent(finished)),
-          ],
-        );
-        return rows.length > 0 ? finished : undefined;
-      });
+      const rows = await sqlQuery<{ id: number }>(
+        orm,
+        `with machine_lock as materialized (select pg_advisory_xact_lock($1::int, $2::int)),
+         done as (
+           update operation set result = $3, message = $4, finished_at = $5
+           where id = $6 and result = $7 and exists (select from machine_lock) returning id
+         ), event as (
+           insert into outbox_message ${OUTBOX_COLUMNS} select $8::uuid, $9, $10::jsonb, $11::timestamptz from done
+         )
+         select id from done`,
+        [
+          MACHINE_LOCK,
+          entry.machineId,
+          outcome.result,
+          outcome.message,
+          finished.finishedAt,
+          entry.id,
+          OperationResult.PENDING,
+          ...outboxValues(operationCompletedEvent(finished)),
+        ],
+        'entry_finish',
+      );
+      return rows.length > 0 ? finished : undefined;
     },
 
     /**
      * Takes the lease of a PENDING entry for `holder` for `leaseMs`, unless another worker's lease
      * is still running (it may be talking to the machine). The entry and whether a send may have
      * happened before (by a worker that is gone); undefined when finished or leased by another.
+     *
+     * With `firstAttempt`, the same statement also marks the first attempt as `markSent` would
+     * (unless an earlier send is marked: that mark stays, and no new one is made): one commit
+     * instead of two before the machine is driven, and the mark is still durable before it.
      */
-    async claim(id: number, holder: string, leaseMs: number): Promise<DriveClaim | undefined> {
-      const em = fork();
-      const rows = await em.execute(
-        `update operation set lease_holder = ?, lease_until = now() + make_interval(secs => ?)
-         where id = ? and result = ? and imported_at is null
-           and (lease_until is null or lease_until < now() or lease_holder = ?)
-         returning *`,
-        [holder, leaseMs / 1000, id, OperationResult.PENDING, holder],
+    async claim(
+      id: number,
+      holder: string,
+      leaseMs: number,
+      firstAttempt?: { deadlineMs: number },
+    ): Promise<DriveClaim | undefined> {
+      // `prior` locks the row and reads its mark as it is now (after any concurrent change), which
+      // RETURNING cannot give: it returns the values written.
+      const [row] = await sqlQuery<OperationSqlRow & { sent_before: unknown }>(
+        orm,
+        `with prior as (
+           select id, sent_at from operation
+           where id = $1 and result = $2 and imported_at is null
+             and (lease_until is null or lease_until < now() or lease_holder = $3)
+           for update
+         )
+         update operation o
+         set lease_holder = $3, lease_until = now() + make_interval(secs => $4),
+             sent_at = case
+               when prior.sent_at is not null then prior.sent_at
+               when o.created_at >= now() - make_interval(secs => $5) then now()
+             end
+         from prior where o.id = prior.id
+         returning o.*, prior.sent_at as sent_before`,
+        [id, OperationResult.PENDING, holder, leaseMs / 1000, firstAttempt ? firstAttempt.deadlineMs / 1000 : null],
+        'entry_claim',
       );
-      const row = rows[0] as Record<string, unknown> | undefined;
       if (!row) return undefined;
-      const [entry] = entriesOf(em, [row]) as [HistoryEntry];
-      return { entry, sentBefore: row.sent_at !== null && row.sent_at !== undefined };
+      const sentBefore = row.sent_before !== null;
+      const claim: DriveClaim = { entry: entryOf(row), sentBefore };
+      if (firstAttempt && !sentBefore) claim.firstMark = row.sent_at === null ? 'overdue' : 'sent';
+      return claim;
     },
 
     /** Extends the lease while the holder drives; false when it is no longer theirs (or finished). */

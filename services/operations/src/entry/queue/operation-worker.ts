@@ -4,7 +4,7 @@ import { type Logger, runWithRequestId } from '@imm/logging';
 import { SpanKind, withSpan } from '@imm/telemetry';
 import { DelayedError, type Job, WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { OperationRepository } from '../../adapters/data/operation-repository';
+import type { DriveClaim, OperationRepository } from '../../adapters/data/operation-repository';
 import {
   type CommandOutcome,
   DriveCancelledError,
@@ -109,26 +109,38 @@ export function startOperationWorker(options: OperationWorkerOptions): Operation
     return () => clearInterval(timer);
   }
 
+  /**
+   * Takes the entry's lease; for a job that will drive the machine (it carries no outcome), the
+   * same statement marks the first attempt. Undefined when there is nothing for this run to do.
+   */
+  async function claimEntry(job: Job<OperationJob>, token: string | undefined, holder: string) {
+    const { entryId } = job.data;
+    const claim = await repository.claim(entryId, holder, leaseMs, job.data.outcome ? undefined : { deadlineMs });
+    if (claim) return claim;
+    const entry = await repository.findEntry(entryId);
+    // Finished already (a duplicate job, or the deadline sweep), or never committed.
+    if (entry?.result !== OperationResult.PENDING || !token) return undefined;
+    // Another worker holds it and may be talking to the machine right now (or died holding it):
+    // look again once its lease could have run out, keeping the job and any outcome it carries.
+    logger.debug(
+      { operationId: entry.id, machineId: entry.machineId, command: entry.command },
+      'command held by another worker; looking again later',
+    );
+    await job.moveToDelayed(Date.now() + leaseMs, token);
+    throw new DelayedError();
+  }
+
   async function drive(
+    claim: DriveClaim,
     job: Job<OperationJob>,
     token: string | undefined,
     stopping: AbortSignal,
     log: Logger,
     holder: string,
   ): Promise<void> {
-    const claim = await repository.claim(job.data.entryId, holder, leaseMs);
-    if (!claim) {
-      const entry = await repository.findEntry(job.data.entryId);
-      if (entry?.result !== OperationResult.PENDING || !token) return;
-      // Another worker holds it and may be talking to the machine right now (or died holding it):
-      // look again once its lease could have run out, keeping the job and any outcome it carries.
-      log.debug('command held by another worker; looking again later');
-      await job.moveToDelayed(Date.now() + leaseMs, token);
-      throw new DelayedError();
-    }
     const { entry } = claim;
     const release = holdLease(entry.id, holder, log);
-    let sent = claim.sentBefore;
+    let sent = claim.sentBefore || claim.firstMark === 'sent';
     try {
       let outcome: CommandOutcome;
       if (job.data.outcome) {
@@ -146,6 +158,7 @@ export function startOperationWorker(options: OperationWorkerOptions): Operation
           entry.command,
           policy,
           {
+            first: claim.firstMark,
             markSent: async () => {
               const mark = await repository.markSent(entry.id, holder, deadlineMs);
               sent = mark === 'sent';
@@ -201,14 +214,14 @@ export function startOperationWorker(options: OperationWorkerOptions): Operation
   }
 
   async function processEntry(job: Job<OperationJob>, token?: string, signal?: AbortSignal): Promise<void> {
-    const entry = await repository.findEntry(job.data.entryId);
-    // Finished already (a duplicate job, or the deadline sweep), or never committed.
-    if (!entry || entry.result !== OperationResult.PENDING) return;
-    const log = logger.child({ operationId: entry.id, machineId: entry.machineId, command: entry.command });
     // One holder per run: a second job for the same entry (after Redis lost the first) never shares it.
     const holder = `${workerId}:${randomUUID().slice(0, 8)}`;
+    const claim = await claimEntry(job, token, holder);
+    if (!claim) return;
+    const { entry } = claim;
+    const log = logger.child({ operationId: entry.id, machineId: entry.machineId, command: entry.command });
     await runWithRequestId(entry.requestId ?? randomUUID(), () =>
-      drive(job, token, signal ?? new AbortController().signal, log, holder),
+      drive(claim, job, token, signal ?? new AbortController().signal, log, holder),
     );
   }
 
