@@ -4,7 +4,6 @@ import type { NextFunction, Request, RequestHandler } from 'express';
 import { createProxyMiddleware } from 'http-proxy-middleware';
 import type { Logger } from '@imm/logging';
 import { type AppError, PayloadTooLargeError, ServiceUnavailableError } from '@imm/errors';
-import { runInContext } from '@imm/telemetry';
 import { httpStatusOf } from '@imm/web';
 import { spreadOverAddresses } from './upstream-lookup';
 import { startUpstreamSpan, type UpstreamSpan } from './upstream-span';
@@ -134,15 +133,12 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): RequestHandl
         const exchange = exchanges.get(req as IncomingMessage);
         if (!exchange || exchange.settled) return;
         exchange.span?.failed(error);
-        // The proxied request's socket runs this in whatever context opened it: log and answer in the request's.
-        runInContext(exchange.span?.requestContext, () => {
-          const appError = upstreamError(error, exchange);
-          logger.warn(
-            { upstream: options.name, code: (error as { code?: string }).code, status: httpStatusOf(appError) },
-            `upstream ${options.name} failed: ${error.message}`,
-          );
-          settle(exchange, appError);
-        });
+        const appError = upstreamError(error, exchange);
+        logger.warn(
+          { upstream: options.name, code: (error as { code?: string }).code, status: httpStatusOf(appError) },
+          `upstream ${options.name} failed: ${error.message}`,
+        );
+        settle(exchange, appError);
       },
     },
   });

@@ -1,5 +1,5 @@
 import type { ClientRequest, IncomingMessage, ServerResponse } from 'node:http';
-import { type Context, injectTraceContext, type OpenSpan, SpanKind, SpanStatusCode, startSpan } from '@imm/telemetry';
+import { injectTraceContext, type OpenSpan, SpanKind, SpanStatusCode, startSpan } from '@imm/telemetry';
 
 /**
  * The gateway's span of one proxied call, and the trace context it hands the service. The http
@@ -8,8 +8,6 @@ import { type Context, injectTraceContext, type OpenSpan, SpanKind, SpanStatusCo
  * for what these few lines give.
  */
 export interface UpstreamSpan {
-  /** The request's own context (its server span), for callbacks a socket's event runs. */
-  readonly requestContext: Context;
   /** Writes `traceparent` (and `tracestate`) of this span into the proxied request. */
   inject(proxyReq: ClientRequest): void;
   /** The service answered: its status; the span ends when the answer has been read. */
@@ -48,7 +46,6 @@ export function startUpstreamSpan(req: IncomingMessage, res: ServerResponse, tar
   };
   res.once('close', end);
   return {
-    requestContext: open.parent,
     inject: (proxyReq) => injectTraceContext(proxyReq, { set: setHeader }, open.context),
     answered(proxyRes) {
       const status = proxyRes.statusCode ?? 0;

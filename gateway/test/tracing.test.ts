@@ -1,8 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { dropRedisKeys, freePort, type OtlpReceiver, startOtlpReceiver, waitFor } from '@imm/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closeServer } from '@imm/web';
 import { type StandIn, startUpstreams, uniquePrefix, upstreamEnv } from './support';
 
 /**
@@ -20,6 +23,9 @@ let receiver: OtlpReceiver;
 let auth: StandIn;
 let machines: StandIn;
 let operations: StandIn;
+/** The auth service here: answers, or with `x-test-reset` resets the (pooled) connection instead. */
+let authService: Server;
+const authSeen: IncomingHttpHeaders[] = [];
 let gateway: ChildProcess | undefined;
 let url: string;
 const prefix = uniquePrefix('tracing');
@@ -28,6 +34,12 @@ let output = '';
 beforeAll(async () => {
   receiver = await startOtlpReceiver();
   ({ auth, machines, operations } = await startUpstreams());
+  authService = createServer((req, res) => {
+    authSeen.push(req.headers);
+    if (req.headers['x-test-reset']) req.socket.destroy();
+    else req.resume().on('end', () => res.setHeader('content-type', 'application/json').end('{"status":1}'));
+  });
+  await new Promise<void>((resolve) => authService.listen(0, '127.0.0.1', resolve));
   const port = await freePort();
   url = `http://127.0.0.1:${port}`;
   gateway = spawn(process.execPath, ['--import', 'tsx', '--import', '@imm/telemetry/register', 'gateway/src/main.ts'], {
@@ -39,6 +51,7 @@ beforeAll(async () => {
       PORT: String(port),
       REDIS_PREFIX: prefix,
       ...upstreamEnv(auth, machines, operations),
+      AUTH_URL: `http://127.0.0.1:${(authService.address() as AddressInfo).port}`,
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
       OTEL_BSP_SCHEDULE_DELAY: '100',
@@ -68,6 +81,7 @@ afterAll(async () => {
     await exited;
   }
   await Promise.all([auth, machines, operations].map((s) => s?.close()));
+  if (authService) await closeServer(authService);
   await receiver?.close();
   await dropRedisKeys('redis://127.0.0.1:6379', prefix);
 });
@@ -83,7 +97,7 @@ describe('the proxied request', () => {
     });
     expect(response.status, output).toBe(200);
 
-    const received = auth.seen.at(-1)?.headers.traceparent as string;
+    const received = authSeen.at(-1)?.traceparent as string;
     const [version, upstreamTraceId, upstreamParentId, flags] = received.split('-');
     expect({ version, upstreamTraceId, flags }).toEqual({ version: '00', upstreamTraceId: traceId, flags: '01' });
     expect(upstreamParentId).not.toBe(callerSpanId);
@@ -112,10 +126,51 @@ describe('the proxied request', () => {
     ]);
   });
 
-  it('starts no trace of its own for a health probe', async () => {
-    const before = receiver.spans.length;
-    expect((await fetch(`${url}/healthz`)).status).toBe(200);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    expect(receiver.spans.slice(before).filter((s) => s.service === 'gateway' && s.kind === SERVER)).toEqual([]);
+  it('logs a failed call inside its own request’s trace, not that of the request that opened the socket', async () => {
+    const traced = (traceId: string, headers: Record<string, string> = {}) =>
+      fetch(`${url}/api/sign-in/`, {
+        method: 'POST',
+        headers: { traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01`, ...headers },
+      });
+    // The first request opens the pooled connection; the second reuses it, and the service resets it.
+    expect((await traced(randomBytes(16).toString('hex'))).status).toBe(200);
+    const traceId = randomBytes(16).toString('hex');
+    expect((await traced(traceId, { 'x-test-reset': '1' })).status).toBe(503);
+    // Log lines reach the pipe on their own schedule, not the response's.
+    const failed = await waitFor(
+      () => {
+        const lines = output
+          .split('\n')
+          .filter((line) => line.includes('upstream auth failed'))
+          .map((line) => JSON.parse(line) as { trace_id?: string; span_id?: string });
+        return lines.length > 0 ? lines : undefined;
+      },
+      { timeoutMs: 5_000, intervalMs: 50 },
+    );
+    expect(failed.map((line) => line.trace_id)).toEqual([traceId]);
+    const server = await waitFor(() => receiver.spans.find((s) => s.traceId === traceId && s.kind === SERVER), {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+    });
+    expect(failed[0]?.span_id).toBe(server.spanId);
+  });
+
+  it('makes no span of a health probe', async () => {
+    const traceId = randomBytes(16).toString('hex');
+    const probe = await fetch(`${url}/healthz`, {
+      headers: { traceparent: `00-${traceId}-${randomBytes(8).toString('hex')}-01` },
+    });
+    expect(probe.status).toBe(200);
+    // A traced request made after it: once its spans are in, the probe's would be too.
+    const after = randomBytes(16).toString('hex');
+    await fetch(`${url}/api/sign-in/`, {
+      method: 'POST',
+      headers: { traceparent: `00-${after}-${randomBytes(8).toString('hex')}-01` },
+    });
+    await waitFor(() => receiver.spans.some((s) => s.traceId === after && s.kind === SERVER) || undefined, {
+      timeoutMs: 10_000,
+      intervalMs: 100,
+    });
+    expect(receiver.spans.filter((s) => s.traceId === traceId)).toEqual([]);
   });
 });

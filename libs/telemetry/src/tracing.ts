@@ -13,7 +13,7 @@ import {
 } from '@opentelemetry/api';
 
 export { SpanKind, SpanStatusCode } from '@opentelemetry/api';
-export type { Context, Span, TextMapGetter, TextMapSetter } from '@opentelemetry/api';
+export type { Context, TextMapGetter, TextMapSetter } from '@opentelemetry/api';
 
 /** W3C trace context as it travels in a message or a job: `traceparent` and maybe `tracestate`. */
 export type TraceCarrier = Record<string, string>;
@@ -46,19 +46,6 @@ export function currentTraceContext(): TraceCarrier | undefined {
 /** Writes the active trace context (or `of`) into a carrier (message headers) through `setter`. */
 export function injectTraceContext<C>(carrier: C, setter: TextMapSetter<C>, of?: Context): void {
   if (tracingEnabled) propagation.inject(of ?? context.active(), carrier, setter);
-}
-
-/** The active context, to run a later callback of the same work in (`runInContext`); undefined with tracing off. */
-export function activeContext(): Context | undefined {
-  return tracingEnabled ? context.active() : undefined;
-}
-
-/**
- * Runs `fn` in `ctx`: for a callback that an event calls outside the context it belongs to (a
- * socket's event runs in whatever context opened the socket). Without `ctx`, only calls `fn`.
- */
-export function runInContext<T>(ctx: Context | undefined, fn: () => T): T {
-  return ctx ? context.with(ctx, fn) : fn();
 }
 
 /** The context a carrier describes, or undefined when it carries none. */
@@ -114,8 +101,6 @@ export interface OpenSpan {
   span: Span;
   /** The parent's context with this span active: what to carry to the work it calls. */
   context: Context;
-  /** The context it was started in. */
-  parent: Context;
 }
 
 /**
@@ -132,7 +117,7 @@ export function startSpan(name: string, options: SpanOptions = {}): OpenSpan | u
     { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes },
     parent,
   );
-  return { span, context: trace.setSpan(parent, span), parent };
+  return { span, context: trace.setSpan(parent, span) };
 }
 
 /** `trace_id` and `span_id` of the active span, for log lines; undefined outside a trace. */
