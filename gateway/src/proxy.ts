@@ -6,6 +6,7 @@ import type { Logger } from '@imm/logging';
 import { type AppError, PayloadTooLargeError, ServiceUnavailableError } from '@imm/errors';
 import { httpStatusOf } from '@imm/web';
 import { spreadOverAddresses } from './upstream-lookup';
+import { startUpstreamSpan, type UpstreamSpan } from './upstream-span';
 
 export interface UpstreamAgents {
   http: http.Agent;
@@ -50,6 +51,8 @@ export interface UpstreamProxyOptions {
 interface Exchange {
   next: NextFunction;
   proxyReq?: ClientRequest;
+  /** With tracing on: the call's span. */
+  span?: UpstreamSpan;
   timedOut?: boolean;
   tooLarge?: boolean;
   /** An error or 413 was already handed to express. */
@@ -92,6 +95,7 @@ function setForwardedHeaders(req: Request): void {
  */
 export function createUpstreamProxy(options: UpstreamProxyOptions): RequestHandler {
   const { logger, bodyLimit } = options;
+  const target = new URL(options.target);
   const exchanges = new WeakMap<IncomingMessage, Exchange>();
 
   const settle = (exchange: Exchange, error: AppError) => {
@@ -111,13 +115,15 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): RequestHandl
         const exchange = exchanges.get(req);
         if (!exchange) return;
         exchange.proxyReq = proxyReq;
+        exchange.span?.inject(proxyReq);
         // `proxyTimeout` aborts the request; this tells the abort apart from a service's reset.
         proxyReq.once('timeout', () => {
           exchange.timedOut = true;
         });
         if (exchange.tooLarge) proxyReq.destroy();
       },
-      proxyRes(proxyRes) {
+      proxyRes(proxyRes, req) {
+        exchanges.get(req)?.span?.answered(proxyRes);
         // The client gets exactly one request id: the gateway's. Keep-Alive is per connection.
         delete proxyRes.headers['x-request-id'];
         delete proxyRes.headers['keep-alive'];
@@ -126,6 +132,7 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): RequestHandl
       error(error, req) {
         const exchange = exchanges.get(req as IncomingMessage);
         if (!exchange || exchange.settled) return;
+        exchange.span?.failed(error);
         const appError = upstreamError(error, exchange);
         logger.warn(
           { upstream: options.name, code: (error as { code?: string }).code, status: httpStatusOf(appError) },
@@ -159,7 +166,7 @@ export function createUpstreamProxy(options: UpstreamProxyOptions): RequestHandl
       res.setHeader('Connection', 'close');
       throw new PayloadTooLargeError(bodyLimit.text);
     }
-    const exchange: Exchange = { next };
+    const exchange: Exchange = { next, span: startUpstreamSpan(req, res, target) };
     exchanges.set(req, exchange);
     if (declared === undefined && req.get('transfer-encoding') !== undefined) countChunkedBody(req, exchange);
     setForwardedHeaders(req);

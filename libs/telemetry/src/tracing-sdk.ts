@@ -67,10 +67,15 @@ export async function startTracing(): Promise<void> {
     metricReaders: [],
     logRecordProcessors: [],
     instrumentations: instrumentationsChosen<Instrumentation>({
+      // Server side only. The one outgoing http.request of the system is the gateway's proxied call
+      // (fetch is undici, which this does not wrap; the exporter's own requests are never traced),
+      // and wrapping it (options parsed, the request's emitters bound) cost the gateway more than
+      // the span was worth: the gateway makes that span and carries the context itself
+      // (gateway/src/upstream-span.ts).
       http: () =>
         new HttpInstrumentation({
           ignoreIncomingRequestHook: (req: IncomingMessage) => untraced.has((req.url ?? '').split('?')[0] ?? ''),
-          requireParentforOutgoingSpans: true,
+          disableOutgoingRequestInstrumentation: true,
         }),
       // A span for the route's handler, none for each middleware (a dozen a request, little to see):
       // tracing is meant to stay cheap enough to leave on.

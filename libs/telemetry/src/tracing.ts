@@ -12,7 +12,7 @@ import {
   type ProxyTracerProvider,
 } from '@opentelemetry/api';
 
-export { SpanKind } from '@opentelemetry/api';
+export { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 export type { Context, TextMapGetter, TextMapSetter } from '@opentelemetry/api';
 
 /** W3C trace context as it travels in a message or a job: `traceparent` and maybe `tracestate`. */
@@ -43,9 +43,9 @@ export function currentTraceContext(): TraceCarrier | undefined {
   return carrier.traceparent ? carrier : undefined;
 }
 
-/** Writes the active trace context into a carrier (message headers) through `setter`. */
-export function injectTraceContext<C>(carrier: C, setter: TextMapSetter<C>): void {
-  if (tracingEnabled) propagation.inject(context.active(), carrier, setter);
+/** Writes the active trace context (or `of`) into a carrier (message headers) through `setter`. */
+export function injectTraceContext<C>(carrier: C, setter: TextMapSetter<C>, of?: Context): void {
+  if (tracingEnabled) propagation.inject(of ?? context.active(), carrier, setter);
 }
 
 /** The context a carrier describes, or undefined when it carries none. */
@@ -62,6 +62,8 @@ export interface SpanOptions {
   /** Where the span belongs: a carried context (a message's or a job's), else the active one. */
   parent?: Context | TraceCarrier;
   attributes?: Record<string, string | number | boolean>;
+  /** No span outside a trace (`startSpan`): a call made by no traced work starts no trace of its own. */
+  requireParent?: boolean;
 }
 
 function parentContext(parent: SpanOptions['parent']): Context {
@@ -92,6 +94,30 @@ export function withSpan<T>(name: string, options: SpanOptions, fn: (span?: Span
       }
     },
   );
+}
+
+/** A span that ends on a later event rather than when a function settles, and the context it makes. */
+export interface OpenSpan {
+  span: Span;
+  /** The parent's context with this span active: what to carry to the work it calls. */
+  context: Context;
+}
+
+/**
+ * Starts a span that its caller ends (`span.end()`), for work whose end is an event, such as an
+ * HTTP exchange. Undefined with tracing off, or without a parent when one is required.
+ */
+export function startSpan(name: string, options: SpanOptions = {}): OpenSpan | undefined {
+  if (!tracingEnabled) return undefined;
+  const parent = parentContext(options.parent);
+  const parentSpan = trace.getSpanContext(parent);
+  if (options.requireParent && !(parentSpan && trace.isSpanContextValid(parentSpan))) return undefined;
+  const span = tracer.startSpan(
+    name,
+    { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes },
+    parent,
+  );
+  return { span, context: trace.setSpan(parent, span) };
 }
 
 /** `trace_id` and `span_id` of the active span, for log lines; undefined outside a trace. */
