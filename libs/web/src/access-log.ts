@@ -5,7 +5,7 @@ import { currentRequestId, type Logger, REQUEST_ID_HEADER } from '@imm/logging';
  * One line per request once its answer is written (or the client went away): method, URL, status
  * and milliseconds taken; the request id and the trace come from the logger's mixin. pino-http wrote
  * the same line but built two child loggers per request first (serializing and redacting the request
- * each time), which was most of its cost under load (bench/README, finding 16).
+ * each time), which was most of its cost under load (bench/README, finding 17).
  */
 export function accessLog(logger: Logger, ignore: (url: string) => boolean): RequestHandler {
   return (req, res, next) => {
