@@ -1,13 +1,6 @@
 import type { Server } from 'node:http';
-import {
-  type Bus,
-  type BusOptions,
-  connectBus,
-  type OutboxRelay,
-  type OutboxRelayOptions,
-  startOutboxRelay,
-} from '@imm/bus';
-import { type Database, type DatabaseOptions, openDatabase } from '@imm/db';
+import type { Bus, BusOptions, OutboxRelay, OutboxRelayOptions } from '@imm/bus';
+import type { Database, DatabaseOptions } from '@imm/db';
 import type { Logger } from '@imm/logging';
 import { type ReadinessChecks, type ServeOptions, serveHttp } from '@imm/web';
 import type { Express } from 'express';
@@ -105,16 +98,28 @@ export async function startService<R extends string = never, C extends object = 
   const { own } = parts;
 
   try {
+    // Imported only when declared: a process without a database or a bus (the gateway) never
+    // loads MikroORM, knex, pg or the NATS client.
+    const db = declaration.database && (await import('@imm/db'));
+    const messaging = (declaration.bus || declaration.relay) && (await import('@imm/bus'));
     const orm =
-      declaration.database &&
-      own(await openDatabase({ ...declaration.database, logger }), (db) => db.close(), 'database');
-    const bus = declaration.bus && own(await connectBus({ ...declaration.bus, logger }), undefined, 'bus');
+      db && declaration.database
+        ? own(await db.openDatabase({ ...declaration.database, logger }), (opened) => opened.close(), 'database')
+        : undefined;
+    const bus =
+      messaging && declaration.bus
+        ? own(await messaging.connectBus({ ...declaration.bus, logger }), undefined, 'bus')
+        : undefined;
     let relay: OutboxRelay | undefined;
-    if (declaration.relay) {
+    if (messaging && declaration.relay) {
       if (!orm || !bus) throw new Error('the outbox relay needs a database and a bus');
-      relay = own(startOutboxRelay({ ...declaration.relay, orm, bus, logger }), undefined, 'relay');
+      relay = own(messaging.startOutboxRelay({ ...declaration.relay, orm, bus, logger }), undefined, 'relay');
     }
-    const dependencies: OpenedDependencies = { orm, bus, redis: [] };
+    const dependencies: OpenedDependencies = {
+      database: db && orm ? () => db.checkDatabase(orm) : undefined,
+      nats: messaging && bus ? () => messaging.busReady(bus) : undefined,
+      redis: [],
+    };
     const redis = {} as Record<R, Redis>;
     for (const [name, options] of Object.entries(declaration.redis ?? {}) as [R, RedisDeclaration][]) {
       const connection = own(connectRedis(name, options, logger), closeRedis, `redis ${name}`);
