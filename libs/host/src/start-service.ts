@@ -98,26 +98,25 @@ export async function startService<R extends string = never, C extends object = 
   const { own } = parts;
 
   try {
-    // Imported only when declared: a process without a database or a bus (the gateway) never
-    // loads MikroORM, knex, pg or the NATS client.
-    const db = declaration.database && (await import('@imm/db'));
-    const messaging = (declaration.bus || declaration.relay) && (await import('@imm/bus'));
+    const { database, bus: busDeclared, relay: relayDeclared } = declaration;
+    // Imported only when declared (dependencies.ts).
+    const libraries = (database || busDeclared || relayDeclared) && (await import('./dependencies'));
     const orm =
-      db && declaration.database
-        ? own(await db.openDatabase({ ...declaration.database, logger }), (opened) => opened.close(), 'database')
+      libraries && database
+        ? own(await libraries.openDatabase({ ...database, logger }), (db) => db.close(), 'database')
         : undefined;
     const bus =
-      messaging && declaration.bus
-        ? own(await messaging.connectBus({ ...declaration.bus, logger }), undefined, 'bus')
+      libraries && busDeclared
+        ? own(await libraries.connectBus({ ...busDeclared, logger }), undefined, 'bus')
         : undefined;
     let relay: OutboxRelay | undefined;
-    if (messaging && declaration.relay) {
+    if (libraries && relayDeclared) {
       if (!orm || !bus) throw new Error('the outbox relay needs a database and a bus');
-      relay = own(messaging.startOutboxRelay({ ...declaration.relay, orm, bus, logger }), undefined, 'relay');
+      relay = own(libraries.startOutboxRelay({ ...relayDeclared, orm, bus, logger }), undefined, 'relay');
     }
     const dependencies: OpenedDependencies = {
-      database: db && orm ? () => db.checkDatabase(orm) : undefined,
-      nats: messaging && bus ? () => messaging.busReady(bus) : undefined,
+      database: libraries && orm ? () => libraries.checkDatabase(orm) : undefined,
+      nats: libraries && bus ? () => libraries.busReady(bus) : undefined,
       redis: [],
     };
     const redis = {} as Record<R, Redis>;
