@@ -53,7 +53,30 @@ function withChunks(file: string, seen = new Set<string>()): string {
   return [code, ...chunks.map((chunk) => withChunks(chunk, seen))].join('\n');
 }
 
+/** The npm packages a compiled file loads at start: its static imports and its static chunks'. */
+function loadedAtStart(file: string, seen = new Set<string>()): string[] {
+  if (seen.has(file)) return [];
+  seen.add(file);
+  const code = readFileSync(file, 'utf8');
+  return [...code.matchAll(/^import\s(?:[^;]*?\sfrom\s*)?["']([^"']+)["']/gm)].flatMap((m) => {
+    const specifier = m[1] as string;
+    return specifier.startsWith('./') ? loadedAtStart(join(dirname(file), specifier), seen) : [packageOf(specifier)];
+  });
+}
+
 describe('npm run build:dist', () => {
+  it('leaves the database and bus libraries out of what the gateway loads at start', () => {
+    const loaded = loadedAtStart(`${root}/gateway/dist/main.js`);
+    expect(loaded).toContain('express');
+    for (const unused of ['@mikro-orm/postgresql', '@mikro-orm/migrations', 'pg', 'nats']) {
+      expect(loaded).not.toContain(unused);
+    }
+    // ...which a service does load, but never the migrator (that runs on a thread of its own).
+    const service = loadedAtStart(`${root}/services/machines/dist/main.js`);
+    expect(service).toEqual(expect.arrayContaining(['@mikro-orm/postgresql', 'nats']));
+    expect(service).not.toContain('@mikro-orm/migrations');
+  });
+
   for (const p of processes) {
     it(`compiles ${p.entry} to ${p.compiled}, loading only production dependencies of ${p.package}`, () => {
       const code = withChunks(`${root}/${p.compiled}`);

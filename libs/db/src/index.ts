@@ -1,9 +1,9 @@
-export { checkDatabase, type Database, type DatabaseOptions, MIGRATIONS_TABLE, openDatabase } from './open-database';
+export { checkDatabase, type Database, type DatabaseOptions, openDatabase } from './open-database';
+export { MIGRATIONS_TABLE } from './apply-migrations';
 export { dropDatabase, ensureDatabaseExists } from './database-admin';
 export { executeBound } from './bound-statement';
 export { isConnectionError, isUniqueViolation } from './errors';
-export { Migration } from '@mikro-orm/migrations';
-export type { MigrationObject } from '@mikro-orm/core';
+export { Migration, type MigrationObject } from './migration';
 export {
   defineEntity,
   EntitySchema,

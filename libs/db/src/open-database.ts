@@ -1,8 +1,9 @@
-import type { MikroORM as CoreMikroORM, MigrationObject } from '@mikro-orm/core';
-import { Migrator } from '@mikro-orm/migrations';
+import type { MikroORM as CoreMikroORM } from '@mikro-orm/core';
 import { type EntitySchema, MikroORM, type PostgreSqlDriver } from '@mikro-orm/postgresql';
 import type { Logger } from '@imm/logging';
+import { applyMigrations } from './apply-migrations';
 import { ensureDatabaseExists, quoteIdentifier } from './database-admin';
+import type { MigrationObject } from './migration';
 import { withSchemaLock } from './migration-lock';
 
 export interface DatabaseOptions {
@@ -21,9 +22,6 @@ export interface DatabaseOptions {
 /** The ORM of one service's database; `orm.em` is a SqlEntityManager bound to the service's schema. */
 export type Database = CoreMikroORM<PostgreSqlDriver>;
 
-/** Where MikroORM records applied migrations: inside the service's schema, never in `public`. */
-export const MIGRATIONS_TABLE = 'mikro_orm_migrations';
-
 /**
  * Opens the service's database: creates the database and schema when missing and applies pending
  * migrations, serialized across processes by an advisory lock, so replicas may start together.
@@ -34,39 +32,24 @@ export async function openDatabase(options: DatabaseOptions): Promise<Database> 
   await ensureDatabaseExists(url);
   return withSchemaLock(url, schema, async (client) => {
     await client.query(`create schema if not exists ${quoteIdentifier(schema)}`);
-    const orm = await MikroORM.init<PostgreSqlDriver>({
+    const applied = await applyMigrations(client, { url, schema, migrations: options.migrations, logger });
+    if (applied.length > 0) logger.info({ schema, migrations: applied }, 'migrations applied');
+    return MikroORM.init<PostgreSqlDriver>({
       clientUrl: url,
       // Unqualified names in entities' queries resolve to this schema...
       schema,
       entities: options.entities,
       discovery: { warnWhenNoEntities: false },
-      // ...and so do unqualified names in migrations' raw SQL, which MikroORM runs as written.
-      // `public` stays on the path for extensions' types and functions.
+      // ...and so do unqualified names in raw SQL. `public` stays on the path for extensions' types
+      // and functions.
       driverOptions: { searchPath: [schema, 'public'] },
       pool: { min: 0, max: options.poolMax ?? 10 },
       // The database exists already (created above, race-safely).
       ensureDatabase: false,
-      extensions: [Migrator],
-      migrations: {
-        migrationsList: options.migrations,
-        // MikroORM would default to the `schema` option too; spelled out so it cannot drift.
-        tableName: `${schema}.${MIGRATIONS_TABLE}`,
-        transactional: true,
-        allOrNothing: true,
-        snapshot: false,
-      },
       debug: false,
       colors: false,
       logger: (message) => logger.info({ component: 'mikro-orm' }, message),
     });
-    try {
-      const applied = await orm.migrator.up();
-      if (applied.length > 0) logger.info({ schema, migrations: applied.map((m) => m.name) }, 'migrations applied');
-      return orm;
-    } catch (error) {
-      await orm.close(true);
-      throw error;
-    }
   });
 }
 

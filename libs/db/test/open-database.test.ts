@@ -97,6 +97,35 @@ describe('openDatabase', () => {
     ]);
   });
 
+  it('applies only what is pending, and none of it when one fails (with that failure)', async () => {
+    class CreateGadgets extends Migration {
+      override up(): void {
+        this.addSql('create table gadget (id serial primary key)');
+      }
+    }
+    class Broken extends Migration {
+      override up(): void {
+        this.addSql('insert into no_such_table values (1)');
+      }
+    }
+    const url = newDatabaseUrl();
+    await open(url);
+    const later = [...migrations, { name: '0003_create_gadgets', class: CreateGadgets }];
+    const openWith = async (list: typeof later) => {
+      const orm = await openDatabase({ url, schema: 'inventory', entities: [Widget], migrations: list, logger });
+      opened.push(orm);
+    };
+    await expect(openWith([...later, { name: '0004_broken', class: Broken }])).rejects.toThrow(/no_such_table/);
+    expect(await query(url, "select to_regclass('inventory.gadget') is null as absent")).toEqual([{ absent: true }]);
+    await openWith(later);
+    expect(await query(url, `select name from inventory.${MIGRATIONS_TABLE} order by id`)).toEqual([
+      { name: '0001_create_widgets' },
+      { name: '0002_count_run' },
+      { name: '0003_create_gadgets' },
+    ]);
+    expect(await query(url, 'select count(*)::int as n from inventory.migration_runs')).toEqual([{ n: 1 }]);
+  });
+
   it('lets processes that start together on a new database all succeed, migrating once', async () => {
     const url = newDatabaseUrl();
     await Promise.all([open(url), open(url), open(url)]);

@@ -1,12 +1,11 @@
-import { busReady, type Bus } from '@imm/bus';
-import { checkDatabase, type Database } from '@imm/db';
 import { type ReadinessChecks, redisReady } from '@imm/web';
 import type { Redis } from 'ioredis';
 import type { RedisKind } from './redis';
 
+/** The database's and the bus's checks come with them: only a process that opens one loads its library. */
 export interface OpenedDependencies {
-  orm?: Database;
-  bus?: Bus;
+  database?: () => Promise<void>;
+  nats?: () => Promise<void>;
   redis: { name: string; kind: RedisKind; connection: Redis }[];
 }
 
@@ -16,12 +15,11 @@ export interface OpenedDependencies {
  */
 export function readinessOf(opened: OpenedDependencies): ReadinessChecks {
   const checks: ReadinessChecks = {};
-  const { orm, bus } = opened;
-  if (orm) checks.database = () => checkDatabase(orm);
+  if (opened.database) checks.database = opened.database;
   const counted = opened.redis.filter((redis) => redis.kind === 'command');
   for (const { name, connection } of counted) {
     checks[counted.length === 1 ? 'redis' : `redis.${name}`] = () => redisReady(connection);
   }
-  if (bus) checks.nats = () => busReady(bus);
+  if (opened.nats) checks.nats = opened.nats;
   return checks;
 }

@@ -1,13 +1,6 @@
 import type { Server } from 'node:http';
-import {
-  type Bus,
-  type BusOptions,
-  connectBus,
-  type OutboxRelay,
-  type OutboxRelayOptions,
-  startOutboxRelay,
-} from '@imm/bus';
-import { type Database, type DatabaseOptions, openDatabase } from '@imm/db';
+import type { Bus, BusOptions, OutboxRelay, OutboxRelayOptions } from '@imm/bus';
+import type { Database, DatabaseOptions } from '@imm/db';
 import type { Logger } from '@imm/logging';
 import { type ReadinessChecks, type ServeOptions, serveHttp } from '@imm/web';
 import type { Express } from 'express';
@@ -105,16 +98,27 @@ export async function startService<R extends string = never, C extends object = 
   const { own } = parts;
 
   try {
+    const { database, bus: busDeclared, relay: relayDeclared } = declaration;
+    // Imported only when declared (dependencies.ts).
+    const libraries = (database || busDeclared || relayDeclared) && (await import('./dependencies'));
     const orm =
-      declaration.database &&
-      own(await openDatabase({ ...declaration.database, logger }), (db) => db.close(), 'database');
-    const bus = declaration.bus && own(await connectBus({ ...declaration.bus, logger }), undefined, 'bus');
+      libraries && database
+        ? own(await libraries.openDatabase({ ...database, logger }), (db) => db.close(), 'database')
+        : undefined;
+    const bus =
+      libraries && busDeclared
+        ? own(await libraries.connectBus({ ...busDeclared, logger }), undefined, 'bus')
+        : undefined;
     let relay: OutboxRelay | undefined;
-    if (declaration.relay) {
+    if (libraries && relayDeclared) {
       if (!orm || !bus) throw new Error('the outbox relay needs a database and a bus');
-      relay = own(startOutboxRelay({ ...declaration.relay, orm, bus, logger }), undefined, 'relay');
+      relay = own(libraries.startOutboxRelay({ ...relayDeclared, orm, bus, logger }), undefined, 'relay');
     }
-    const dependencies: OpenedDependencies = { orm, bus, redis: [] };
+    const dependencies: OpenedDependencies = {
+      database: libraries && orm ? () => libraries.checkDatabase(orm) : undefined,
+      nats: libraries && bus ? () => libraries.busReady(bus) : undefined,
+      redis: [],
+    };
     const redis = {} as Record<R, Redis>;
     for (const [name, options] of Object.entries(declaration.redis ?? {}) as [R, RedisDeclaration][]) {
       const connection = own(connectRedis(name, options, logger), closeRedis, `redis ${name}`);

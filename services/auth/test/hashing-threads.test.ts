@@ -1,6 +1,7 @@
 import { pbkdf2Sync } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { getPriority } from 'node:os';
+import { waitFor } from '@imm/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startHashingThreads } from '../src/adapters/hashing-threads';
 
@@ -37,5 +38,26 @@ describe('hashing threads', () => {
 
   it('fails a task with a clear error instead of hanging', async () => {
     await expect(threads.bcryptHash('x', 'not rounds' as unknown as number)).rejects.toThrow();
+  });
+});
+
+describe('hashing threads while idle', () => {
+  // Only a process started with a nice value below 7 tells its hashing threads by their priority.
+  const countable = getPriority(0) < 7;
+  const hashingThreadCount = () => niceValues().filter((nice) => nice === 7).length;
+
+  it.runIf(countable)('start with the first hashes and end after a while without any', async () => {
+    const before = hashingThreadCount();
+    const lazy = startHashingThreads({ threads: 2, nice: 7, idleMs: 200 });
+    try {
+      expect(hashingThreadCount()).toBe(before); // none started before a hash is asked for
+      await Promise.all([lazy.bcryptHash('a-password', 4), lazy.bcryptHash('b-password', 4)]);
+      expect(hashingThreadCount()).toBe(before + 2);
+      await waitFor(() => hashingThreadCount() === before, { timeoutMs: 5_000 });
+      // The next hash starts a thread again.
+      expect(await lazy.bcryptCompare('a-password', await lazy.bcryptHash('a-password', 4))).toBe(true);
+    } finally {
+      await lazy.close();
+    }
   });
 });

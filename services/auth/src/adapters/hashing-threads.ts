@@ -18,11 +18,19 @@ export interface HashingThreads {
 }
 
 export interface HashingThreadsOptions {
-  /** Threads; default one per core. */
+  /** Threads at most; default one per core. */
   threads?: number;
   /** Their nice value (0 to 19; 0 keeps the priority of request handling). */
   nice: number;
+  /** A thread idle this long ends (default 30 s); the next hash starts one again. */
+  idleMs?: number;
 }
+
+/**
+ * Each thread is an isolate of its own (~18 MB resident): they start when hashes are asked for, up
+ * to one per hash running at once, and end after a while idle, so an idle service holds none.
+ */
+const DEFAULT_IDLE_MS = 30_000;
 
 type Task = { op: 'hash' | 'compare' | 'pbkdf2'; args: unknown[] };
 type Pending = Task & { resolve(value: unknown): void; reject(error: Error): void };
@@ -48,18 +56,43 @@ parentPort.on('message', ({ op, args }) => {
 export function startHashingThreads(options: HashingThreadsOptions): HashingThreads {
   const bcryptPath = createRequire(import.meta.url).resolve('bcrypt');
   const count = Math.max(1, options.threads ?? availableParallelism());
+  const idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
   const queue: Pending[] = [];
   const idle: Worker[] = [];
   const running = new Map<Worker, Pending>();
+  const idleTimers = new Map<Worker, NodeJS.Timeout>();
   let closed = false;
 
   function dispatch(): void {
+    // A new thread takes its first message once it is online; until then the message waits for it.
+    while (queue.length > idle.length && idle.length + running.size < count) spawn();
     while (idle.length > 0 && queue.length > 0) {
       const worker = idle.pop() as Worker;
       const task = queue.shift() as Pending;
+      clearTimeout(idleTimers.get(worker));
+      idleTimers.delete(worker);
       running.set(worker, task);
       worker.postMessage({ op: task.op, args: task.args });
     }
+  }
+
+  function rest(worker: Worker): void {
+    idle.push(worker);
+    const timer = setTimeout(() => {
+      idleTimers.delete(worker);
+      const at = idle.indexOf(worker);
+      if (at >= 0) idle.splice(at, 1);
+      void worker.terminate();
+    }, idleMs);
+    timer.unref();
+    idleTimers.set(worker, timer);
+  }
+
+  function forget(worker: Worker): void {
+    clearTimeout(idleTimers.get(worker));
+    idleTimers.delete(worker);
+    const at = idle.indexOf(worker);
+    if (at >= 0) idle.splice(at, 1);
   }
 
   function spawn(): void {
@@ -68,27 +101,23 @@ export function startHashingThreads(options: HashingThreadsOptions): HashingThre
     worker.on('message', (reply: { value?: unknown; error?: string }) => {
       const task = running.get(worker);
       running.delete(worker);
-      idle.push(worker);
+      rest(worker);
       if (reply.error !== undefined) task?.reject(new Error(reply.error));
       else task?.resolve(reply.value);
       dispatch();
     });
-    // A thread that dies (out of memory, a crash in the addon) fails its task and is replaced.
+    // A thread that dies (out of memory, a crash in the addon) fails its task; the next task
+    // waiting starts another.
     worker.on('exit', () => {
       const task = running.get(worker);
       running.delete(worker);
-      const at = idle.indexOf(worker);
-      if (at >= 0) idle.splice(at, 1);
+      forget(worker);
       task?.reject(new Error('a hashing thread exited'));
-      if (!closed) {
-        spawn();
-        dispatch();
-      }
+      if (!closed) dispatch();
     });
     worker.on('error', () => {}); // followed by 'exit'
     idle.push(worker);
   }
-  for (let i = 0; i < count; i++) spawn();
 
   const run = <T>(op: Task['op'], args: unknown[]) =>
     new Promise<T>((resolve, reject) => {
@@ -105,6 +134,7 @@ export function startHashingThreads(options: HashingThreadsOptions): HashingThre
     async close() {
       closed = true;
       for (const task of queue.splice(0)) task.reject(new Error('hashing threads are closed'));
+      for (const timer of idleTimers.values()) clearTimeout(timer);
       await Promise.all([...idle, ...running.keys()].map((worker) => worker.terminate()));
     },
   };
