@@ -48,7 +48,7 @@ describe('hashing threads while idle', () => {
 
   it.runIf(countable)('start with the first hashes and end after a while without any', async () => {
     const before = hashingThreadCount();
-    const lazy = startHashingThreads({ threads: 2, nice: 7, idleMs: 200 });
+    const lazy = startHashingThreads({ threads: 2, nice: 7, idleMs: 200, warm: 0 });
     try {
       expect(hashingThreadCount()).toBe(before); // none started before a hash is asked for
       await Promise.all([lazy.bcryptHash('a-password', 4), lazy.bcryptHash('b-password', 4)]);
@@ -58,6 +58,21 @@ describe('hashing threads while idle', () => {
       expect(await lazy.bcryptCompare('a-password', await lazy.bcryptHash('a-password', 4))).toBe(true);
     } finally {
       await lazy.close();
+    }
+  });
+
+  it.runIf(countable)('keep the warm ones while idle, and end only the others', async () => {
+    const before = hashingThreadCount();
+    const warm = startHashingThreads({ threads: 2, nice: 7, idleMs: 200, warm: 1 });
+    try {
+      await waitFor(() => hashingThreadCount() === before + 1, { timeoutMs: 5_000 }); // started at once
+      await Promise.all([warm.bcryptHash('a-password', 4), warm.bcryptHash('b-password', 4)]);
+      expect(hashingThreadCount()).toBe(before + 2);
+      await waitFor(() => hashingThreadCount() === before + 1, { timeoutMs: 5_000 });
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect(hashingThreadCount()).toBe(before + 1);
+    } finally {
+      await warm.close();
     }
   });
 });

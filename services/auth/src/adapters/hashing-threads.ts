@@ -24,11 +24,16 @@ export interface HashingThreadsOptions {
   nice: number;
   /** A thread idle this long ends (default 30 s); the next hash starts one again. */
   idleMs?: number;
+  /**
+   * Threads started at once and kept while idle (default 1): a lone sign-in never waits for a
+   * thread to start (150–300 ms on a busy machine), and an idle service holds one isolate, not four.
+   */
+  warm?: number;
 }
 
 /**
- * Each thread is an isolate of its own (~18 MB resident): they start when hashes are asked for, up
- * to one per hash running at once, and end after a while idle, so an idle service holds none.
+ * Each thread is an isolate of its own (~18 MB resident): beyond the warm ones they start when
+ * hashes are asked for, up to one per hash running at once, and end after a while idle.
  */
 const DEFAULT_IDLE_MS = 30_000;
 
@@ -57,6 +62,7 @@ export function startHashingThreads(options: HashingThreadsOptions): HashingThre
   const bcryptPath = createRequire(import.meta.url).resolve('bcrypt');
   const count = Math.max(1, options.threads ?? availableParallelism());
   const idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
+  const warm = Math.min(count, Math.max(0, options.warm ?? 1));
   const queue: Pending[] = [];
   const idle: Worker[] = [];
   const running = new Map<Worker, Pending>();
@@ -78,6 +84,7 @@ export function startHashingThreads(options: HashingThreadsOptions): HashingThre
 
   function rest(worker: Worker): void {
     idle.push(worker);
+    if (idle.length + running.size - idleTimers.size <= warm) return;
     const timer = setTimeout(() => {
       idleTimers.delete(worker);
       const at = idle.indexOf(worker);
@@ -118,6 +125,8 @@ export function startHashingThreads(options: HashingThreadsOptions): HashingThre
     worker.on('error', () => {}); // followed by 'exit'
     idle.push(worker);
   }
+
+  for (let i = 0; i < warm; i++) spawn();
 
   const run = <T>(op: Task['op'], args: unknown[]) =>
     new Promise<T>((resolve, reject) => {
