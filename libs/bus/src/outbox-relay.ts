@@ -1,5 +1,5 @@
 import type { EventEnvelope } from '@imm/contracts';
-import type { Database } from '@imm/db';
+import { type Database, sqlTransaction } from '@imm/db';
 import type { Logger } from '@imm/logging';
 import type { Bus } from './connection';
 import { busMetrics, reportOutboxBacklog } from './metrics';
@@ -89,13 +89,19 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   let running: Promise<PassResult> | undefined;
   let queued: Promise<PassResult> | undefined;
 
+  /**
+   * One batch on raw node-postgres: the claim travels with BEGIN, then the mark and COMMIT (an empty
+   * pass, the idle poll's, is two round trips). Each service's relay runs after every commit that
+   * recorded events, so MikroORM's transaction (each statement on its own) was on every command's path.
+   */
   async function publishBatch(): Promise<PassResult & { full: boolean }> {
-    return orm.em.fork().transactional(async (em) => {
+    return sqlTransaction(orm, async (tx) => {
       // seq is assigned at insert, which for one aggregate happens under that aggregate's lock.
-      const rows = await em.execute<{ id: string; payload: EventEnvelope }[]>(
+      const [claimed] = await tx.batch([
         `select id, payload from ${table} where published_at is null
          order by seq limit ${batchSize} for update`,
-      );
+      ]);
+      const rows = (claimed ?? []) as { id: string; payload: EventEnvelope }[];
       const done: string[] = [];
       let error: unknown;
       for (const row of rows) {
@@ -109,7 +115,7 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
           break;
         }
       }
-      if (done.length > 0) await em.execute(`update ${table} set published_at = now() where id in (?)`, [done]);
+      if (done.length > 0) await tx.query(`update ${table} set published_at = now() where id = any($1::uuid[])`, [done]);
       return { published: done.length, error, full: rows.length === batchSize && !error };
     });
   }

@@ -48,6 +48,8 @@ export interface OperationWorker {
 }
 
 const MAX_RECORD_BACKOFF_MS = 2000;
+/** Beyond the grace period and one driver timeout, how long BullMQ's close may still take. */
+const CLOSE_MARGIN_MS = 5000;
 
 /** The worker is stopping and handed the job back (with its outcome, if it had one). */
 class HandedBack extends Error {}
@@ -250,10 +252,26 @@ export function startOperationWorker(options: OperationWorkerOptions): Operation
         // Only commands between attempts react: a sent one runs to its answer or driver timeout.
         worker.cancelAllJobs('shutdown');
       }, graceMs);
+      // BullMQ's close can wait for ever when it starts while its blocking connection is
+      // reconnecting (Redis just came back): it waits for an 'end' of that connection that never comes.
+      // Past the grace period and the driver's timeout, the connections are dropped and the stop
+      // goes on; a job still active then is taken over through BullMQ's stalled check, and its
+      // sent mark keeps it from being sent twice.
+      let giveUp: NodeJS.Timeout | undefined;
+      const closed = worker.close().then(() => true);
+      const late = new Promise<false>((resolve) => {
+        giveUp = setTimeout(() => resolve(false), graceMs + policy.timeoutMs + CLOSE_MARGIN_MS);
+      });
       try {
-        await worker.close();
+        if (!(await Promise.race([closed, late]))) {
+          closed.catch(() => {}); // whatever it ends with now, nobody waits for it
+          logger.warn('the queue worker did not close in time; disconnecting it');
+          // Not awaited: it waits for the same connection's end as the close does.
+          void worker.disconnect().catch(() => {});
+        }
       } finally {
         clearTimeout(timer);
+        clearTimeout(giveUp);
       }
     },
   };
