@@ -115,7 +115,8 @@ export function startOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
           break;
         }
       }
-      if (done.length > 0) await tx.query(`update ${table} set published_at = now() where id = any($1::uuid[])`, [done]);
+      if (done.length > 0)
+        await tx.query(`update ${table} set published_at = now() where id = any($1::uuid[])`, [done]);
       return { published: done.length, error, full: rows.length === batchSize && !error };
     });
   }

@@ -5,6 +5,15 @@ import type { MachineTransaction } from '../../domain/machine-service';
 import { machineEnvelope } from '../events/machine-events';
 import { type MachineRecord, machineOf, storable } from './machine-rows';
 
+/** name, location, status, owner_id, endpoint: in this order in both the insert and the update. */
+const editableValues = (machine: Machine) => [
+  machine.name,
+  machine.location,
+  machine.status,
+  machine.ownerId,
+  machine.endpoint,
+];
+
 /** Written into a batch's text (a batch takes no parameters): callers pass `storable` ids only. */
 const lockStatement = (id: number) => `select * from machine where id = ${id} for update`;
 
@@ -68,17 +77,7 @@ export function machineTransactionOf(tx: SqlTransaction, recorded: { count: numb
         'machine_insert',
         `insert into machine (id, name, location, status, owner_id, endpoint, created_at, updated_at, last_operation_id)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-        [
-          machine.id,
-          machine.name,
-          machine.location,
-          machine.status,
-          machine.ownerId,
-          machine.endpoint,
-          machine.createdAt,
-          machine.updatedAt,
-          machine.lastOperationId,
-        ],
+        [machine.id, ...editableValues(machine), machine.createdAt, machine.updatedAt, machine.lastOperationId],
         eventsOf(machine),
       );
       return machine;
@@ -90,16 +89,7 @@ export function machineTransactionOf(tx: SqlTransaction, recorded: { count: numb
         `update machine set name = $2, location = $3, status = $4, owner_id = $5, endpoint = $6, updated_at = $7,
            last_operation_id = $8
          where id = $1`,
-        [
-          machine.id,
-          machine.name,
-          machine.location,
-          machine.status,
-          machine.ownerId,
-          machine.endpoint,
-          machine.updatedAt,
-          machine.lastOperationId,
-        ],
+        [machine.id, ...editableValues(machine), machine.updatedAt, machine.lastOperationId],
         events,
       );
     },
