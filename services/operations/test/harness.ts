@@ -218,13 +218,17 @@ export interface WorkerProcess {
   ready(): Promise<void>;
 }
 
-export async function spawnWorker(env: Record<string, string>): Promise<WorkerProcess> {
+export async function spawnWorker(
+  env: Record<string, string>,
+  options: { nodeArguments?: string[]; ipc?: boolean } = {},
+): Promise<WorkerProcess> {
   const port = await freePort();
   // `node --import tsx` is one process: SIGKILL reaches the worker itself, not a wrapper around it.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'services/operations/src/worker.ts'], {
+  const nodeArguments = options.nodeArguments ?? ['--import', 'tsx', 'services/operations/src/worker.ts'];
+  const child = spawn(process.execPath, nodeArguments, {
     cwd: repoRoot,
     env: { ...process.env, ...env, PORT: String(port), LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe', ...(options.ipc ? (['ipc'] as const) : [])],
   });
   let output = '';
   const append = (chunk: Buffer) => {

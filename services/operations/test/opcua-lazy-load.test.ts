@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ import { nodeArgumentsOf, processes } from '../../../processes';
 import { buildDist } from '../../../scripts/build-dist';
 import { createOpcuaSessionPool, TransportError, unrestricted } from '../src/adapters/drivers';
 import { parseOpcuaEndpoint } from '../src/adapters/drivers/opcua-endpoint';
-import { baseEnv, cleanUp, repoRoot, serviceEnv, silent, type TestEnv } from './harness';
+import { baseEnv, cleanUp, serviceEnv, silent, spawnWorker, type TestEnv } from './harness';
 
 /**
  * node-opcua (some 70 MB resident) is loaded by the worker's first OPC UA machine, not at start:
@@ -62,29 +62,13 @@ describe('node-opcua is loaded on first use', () => {
     opcuaMachines = [];
     const pkiFolder = join(mkdtempSync(join(tmpdir(), 'lazy-opcua-')), 'pki');
     pkiFolders.push(pkiFolder);
-    const port = await freePort();
-    const child = spawn(process.execPath, ['--import', reporter, ...nodeArgumentsOf(workerProcess, compiled)], {
-      cwd: repoRoot,
-      env: {
-        ...process.env,
-        ...serviceEnv(env, { OPCUA_PKI_DIR: pkiFolder, OPCUA_MONITOR_SYNC_MS: '200', OPCUA_LEASE_MS: '1000' }),
-        PORT: String(port),
-      },
-      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-    });
-    let output = '';
-    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const worker = await spawnWorker(
+      serviceEnv(env, { OPCUA_PKI_DIR: pkiFolder, OPCUA_MONITOR_SYNC_MS: '200', OPCUA_LEASE_MS: '1000' }),
+      { nodeArguments: ['--import', reporter, ...nodeArgumentsOf(workerProcess, compiled)], ipc: true },
+    );
+    const { child } = worker;
     try {
-      await waitFor(
-        async () => {
-          if (child.exitCode !== null) throw new Error(`worker exited: ${output.slice(-4000)}`);
-          const response = await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined);
-          return response?.status === 200;
-        },
-        { timeoutMs: 60_000, intervalMs: 100 },
-      );
+      await worker.ready();
       // The status monitor has looked for machines a few times and found none to watch.
       const before = asked;
       await waitFor(() => asked >= before + 3, { timeoutMs: 10_000, intervalMs: 50 });
@@ -106,7 +90,7 @@ describe('node-opcua is loaded on first use', () => {
       child.kill('SIGTERM');
     }
     // Shutting down closes the pool it loaded.
-    expect(await exited, output.slice(-4000)).toBe(0);
+    expect(await worker.exited, worker.output().slice(-4000)).toBe(0);
   });
 });
 
